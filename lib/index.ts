@@ -1,0 +1,20 @@
+// mathrl: train math-reasoning language models on custom CPU and CUDA kernels.
+export {
+  Tensor,
+  tidy,
+  keep,
+  memory,
+  resetPeakMemory,
+  roundBf16,
+  f32ToBf16Bits,
+  bf16BitsToF32,
+} from './tensor';
+export type { DType, Device, TensorOptions, TensorData, MemoryInfo } from './tensor';
+export { backends, setNumThreads, synchronize } from './backends';
+export type { Backends } from './backends';
+export type { CudaInfo } from './native';
+export { add, mul, scale, cast } from './ops/elementwise';
+export { sum, max } from './ops/reduce';
+export { softmax, logSoftmax } from './ops/softmax';
+export { gemm, matmul } from './ops/gemm';
+export type { GemmOptions } from './ops/gemm';

@@ -1,0 +1,149 @@
+#include "parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace mathrl {
+namespace cpu {
+namespace {
+
+class Pool {
+ public:
+  explicit Pool(int n) { resize(n); }
+  ~Pool() { stop(); }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void resize(int n) {
+    stop();
+    n = std::max(1, n);
+    stopping_ = false;
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
+  }
+
+  // Runs task(t) for t in [0, size()) with t == 0 on the caller.
+  void run(const std::function<void(int)>& task) {
+    if (workers_.empty()) {
+      task(0);
+      return;
+    }
+    std::unique_lock<std::mutex> call_lock(call_mu_);  // one parallel region at a time
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      task_ = &task;
+      pending_ = static_cast<int>(workers_.size());
+      error_ = nullptr;
+      ++generation_;
+    }
+    cv_.notify_all();
+    try {
+      task(0);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lk(mu_);
+    done_cv_.wait(lk, [this] { return pending_ == 0; });
+    task_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int)>* task;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        task = task_;
+      }
+      try {
+        (*task)(index);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (--pending_ == 0) done_cv_.notify_one();
+      }
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_, call_mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int)>* task_ = nullptr;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+};
+
+int default_threads() {
+  if (const char* env = std::getenv("MATHRL_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? static_cast<int>(hc) : 1;
+}
+
+Pool& pool() {
+  static Pool p(default_threads());
+  return p;
+}
+
+thread_local bool in_parallel_region = false;
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+void set_num_threads(int n) { pool().resize(n); }
+
+void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn,
+                  int64_t min_chunk) {
+  if (n <= 0) return;
+  int threads = num_threads();
+  int64_t chunks = std::min<int64_t>(threads, (n + std::max<int64_t>(min_chunk, 1) - 1) /
+                                                  std::max<int64_t>(min_chunk, 1));
+  // Nested calls (from inside a worker) and tiny ranges run inline.
+  if (chunks <= 1 || in_parallel_region) {
+    fn(0, n, 0);
+    return;
+  }
+  pool().run([&](int t) {
+    if (t >= chunks) return;
+    int64_t begin = n * t / chunks, end = n * (t + 1) / chunks;
+    in_parallel_region = true;
+    try {
+      if (begin < end) fn(begin, end, t);
+    } catch (...) {
+      in_parallel_region = false;
+      throw;
+    }
+    in_parallel_region = false;
+  });
+}
+
+}  // namespace cpu
+}  // namespace mathrl
