@@ -70,6 +70,7 @@ export interface NativeAddon {
   // Benchmark-only peer (dlopen'd OpenBLAS), never used by the library itself.
   openblasLoad(path: string): boolean;
   openblasSetThreads(n: number): void;
+  openblasInfo(): string;
   openblasSgemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     A: Float32Array, B: Float32Array, beta: number, C: Float32Array,

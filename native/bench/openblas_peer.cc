@@ -12,11 +12,13 @@ enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
 using sgemm_fn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
                           float*, int);
 using set_threads_fn = void (*)(int);
+using str_fn = char* (*)();
 
 struct Peer {
   void* lib = nullptr;
   sgemm_fn sgemm = nullptr;
   set_threads_fn set_threads = nullptr;
+  str_fn config = nullptr, corename = nullptr;
   std::string path;
 };
 Peer g_peer;
@@ -34,7 +36,9 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     dlclose(lib);
     return Napi::Boolean::New(env, false);
   }
-  g_peer = {lib, fn, reinterpret_cast<set_threads_fn>(dlsym(lib, "openblas_set_num_threads")), path};
+  g_peer = {lib, fn, reinterpret_cast<set_threads_fn>(dlsym(lib, "openblas_set_num_threads")),
+            reinterpret_cast<str_fn>(dlsym(lib, "openblas_get_config")),
+            reinterpret_cast<str_fn>(dlsym(lib, "openblas_get_corename")), path};
   return Napi::Boolean::New(env, true);
 }
 
@@ -42,6 +46,14 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (g_peer.set_threads && info.Length() > 0 && info[0].IsNumber())
     g_peer.set_threads(info[0].As<Napi::Number>().Int32Value());
   return info.Env().Undefined();
+}
+
+// openblasInfo() -> "config; core" of the loaded library.
+Napi::Value InfoStr(const Napi::CallbackInfo& info) {
+  std::string s;
+  if (g_peer.config) s += g_peer.config();
+  if (g_peer.corename) s += std::string("; core ") + g_peer.corename();
+  return Napi::String::New(info.Env(), s);
 }
 
 // openblasSgemm(transA, transB, M, N, K, alpha, A: Float32Array, B, beta, C) on row-major data.
@@ -68,6 +80,7 @@ void register_bench_peers(Napi::Env env, Napi::Object exports) {
   exports.Set("openblasLoad", Napi::Function::New(env, Load));
   exports.Set("openblasSetThreads", Napi::Function::New(env, SetThreads));
   exports.Set("openblasSgemm", Napi::Function::New(env, Sgemm));
+  exports.Set("openblasInfo", Napi::Function::New(env, InfoStr));
 }
 
 }  // namespace mathrl

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Kernel microbenchmarks (tinybench). `npm run bench -- gemm` times our CPU GEMM against OpenBLAS
+// sgemm (Debian's libopenblas, loaded with dlopen only here) in the same process and prints the ratio.
+//
+//   npm run bench -- gemm [--sizes 256,512,1024] [--threads 2] [--time 2000] [--keep-openblas-env]
+//
+// By default OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed before OpenBLAS loads, so the peer picks
+// its best kernel for this CPU; --keep-openblas-env keeps them as the environment sets them.
+import { Bench } from 'tinybench';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const mathrl = require('../dist/cjs/index.js');
+const { native } = require('../dist/cjs/native.js');
+
+function arg(name, def) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+const flag = (name) => process.argv.includes(`--${name}`);
+
+const OPENBLAS_PATHS = [
+  process.env.MATHRL_OPENBLAS,
+  '/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0',
+  '/usr/lib/x86_64-linux-gnu/libopenblas.so.0',
+  '/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0',
+  '/usr/lib/libopenblas.so.0',
+].filter(Boolean);
+
+function loadOpenblas(threads) {
+  if (!flag('keep-openblas-env')) {
+    delete process.env.OPENBLAS_CORETYPE;
+    delete process.env.OPENBLAS_L2_SIZE;
+  }
+  const N = native();
+  for (const p of OPENBLAS_PATHS) {
+    if (fs.existsSync(p) && N.openblasLoad(p)) {
+      N.openblasSetThreads(threads);
+      return { path: p, info: N.openblasInfo() };
+    }
+  }
+  return null;
+}
+
+function randomArray(n, seed) {
+  let s = seed >>> 0;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}
+
+function fmt(x, d = 1) {
+  return x.toFixed(d).padStart(8);
+}
+
+async function benchGemm() {
+  const threads = Number(arg('threads', String(mathrl.backends().threads)));
+  mathrl.setNumThreads(threads);
+  const sizes = arg('sizes', '256,512,1024').split(',').map(Number);
+  const time = Number(arg('time', '2000'));
+  const peer = loadOpenblas(threads);
+  console.log(`mathrl gemm benchmark: ${threads} threads, tinybench ${time} ms per task`);
+  if (peer) console.log(`peer: OpenBLAS ${peer.path} (${peer.info})`);
+  else console.log('peer: OpenBLAS not found (apt-get install libopenblas0-pthread, or set MATHRL_OPENBLAS=path)');
+  const rows = [];
+  for (const n of sizes) {
+    const flops = 2 * n * n * n;
+    const a32 = randomArray(n * n, 1);
+    const b32 = randomArray(n * n, 2);
+    const A = mathrl.Tensor.fromArray(a32, [n, n]);
+    const B = mathrl.Tensor.fromArray(b32, [n, n]);
+    const Ah = mathrl.cast(A, 'bf16');
+    const Bh = mathrl.cast(B, 'bf16');
+    const C = mathrl.Tensor.zeros([n, n]);
+    const Cpeer = new Float32Array(n * n);
+    const bench = new Bench({ time, warmupTime: 200 });
+    bench.add('mathrl f32', () => mathrl.gemm(A, B, { c: C }));
+    bench.add('mathrl bf16-in', () => mathrl.gemm(Ah, Bh, { c: C }));
+    if (peer) bench.add('openblas f32', () => native().openblasSgemm(false, false, n, n, n, 1, a32, b32, 0, Cpeer));
+    await bench.run();
+    const res = Object.fromEntries(
+      bench.tasks.map((t) => {
+        const r = t.result;
+        const ms = r.latency ? r.latency.p50 : r.median ?? r.mean; // tinybench 3+ reports latency
+        return [t.name, ms];
+      }),
+    );
+    if (peer) {
+      // Same inputs, same math: the two results must agree before their times mean anything.
+      mathrl.gemm(A, B, { c: C });
+      const ours = C.toArray();
+      let num = 0, den = 0;
+      for (let i = 0; i < ours.length; i++) {
+        num += (ours[i] - Cpeer[i]) ** 2;
+        den += Cpeer[i] ** 2;
+      }
+      const rel = Math.sqrt(num / den);
+      if (!(rel < 1e-4)) throw new Error(`gemm ${n}: ours and OpenBLAS disagree (rel. error ${rel})`);
+    }
+    const gf = (ms) => flops / (ms * 1e-3) / 1e9;
+    rows.push({
+      n,
+      ours: gf(res['mathrl f32']),
+      bf16: gf(res['mathrl bf16-in']),
+      peer: peer ? gf(res['openblas f32']) : NaN,
+    });
+    for (const t of [A, B, Ah, Bh, C]) t.dispose();
+  }
+  console.log('\n   size   mathrl f32  mathrl bf16-in  OpenBLAS f32   ratio f32 (GFLOP/s, median)');
+  for (const r of rows)
+    console.log(
+      `${String(r.n).padStart(5)}³ ${fmt(r.ours)}     ${fmt(r.bf16)}       ${fmt(r.peer)}      ${peer ? (r.ours / r.peer).toFixed(2) + 'x' : 'n/a'}`,
+    );
+}
+
+const BENCHES = { gemm: benchGemm };
+const VALUE_FLAGS = new Set(['--sizes', '--threads', '--time']);
+const which = [];
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (VALUE_FLAGS.has(a)) i++;
+  else if (!a.startsWith('--')) which.push(a);
+}
+const names = which.length ? which : Object.keys(BENCHES);
+for (const name of names) {
+  if (!BENCHES[name]) {
+    console.error(`unknown benchmark ${name}; available: ${Object.keys(BENCHES).join(', ')}`);
+    process.exit(2);
+  }
+  await BENCHES[name]();
+}
