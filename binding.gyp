@@ -5,13 +5,8 @@
     {
       "target_name": "mathrl",
       "sources": [
-        "native/binding.cc",
         "native/bench/openblas_peer.cc",
-        "native/cpu/elementwise.cpp",
-        "native/cpu/gemm.cpp",
-        "native/cpu/parallel.cpp",
-        "native/cpu/reduce.cpp",
-        "native/cpu/softmax.cpp"
+        "<!@(node -e \"for (const d of ['native/binding', 'native/cpu']) for (const f of require('fs').readdirSync(d)) if (/\\.(cc|cpp)$/.test(f)) console.log(d + '/' + f)\")"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

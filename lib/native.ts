@@ -10,7 +10,7 @@ export interface NativeBuffer {
   free(): void;
 }
 
-export interface GemmOptions {
+export interface NativeGemmOptions {
   transA: boolean;
   transB: boolean;
   batch: number;
@@ -46,7 +46,11 @@ export interface NativeMemory {
   allocations: number;
 }
 
-/** The raw addon surface. Op functions take dtype/device ids and buffers; lib/ops checks shapes. */
+/**
+ * The raw addon surface. Op functions take dtype ids, sizes and buffers; the wrappers in lib/ops check
+ * shapes first. Each lib/ops/<op>.ts adds its own native functions to this interface
+ * (`declare module '../native'`), beside the code that calls them.
+ */
 export interface NativeAddon {
   NativeBuffer: new (bytes: number, device: number) => NativeBuffer;
   backends(): { cpu: boolean; threads: number; cuda: CudaInfo };
@@ -57,16 +61,6 @@ export interface NativeAddon {
   upload(buf: NativeBuffer, data: ArrayBufferView): void;
   download(buf: NativeBuffer, data: ArrayBufferView): void;
   copy(dst: NativeBuffer, src: NativeBuffer, bytes: number): void;
-  fill(dt: number, n: number, value: number, out: NativeBuffer): void;
-  add(dt: number, n: number, a: NativeBuffer, b: NativeBuffer, nb: number, out: NativeBuffer): void;
-  mul(dt: number, n: number, a: NativeBuffer, b: NativeBuffer, nb: number, out: NativeBuffer): void;
-  scale(dt: number, n: number, a: NativeBuffer, alpha: number, beta: number, out: NativeBuffer): void;
-  cast(from: number, to: number, n: number, a: NativeBuffer, out: NativeBuffer): void;
-  sum(dt: number, rows: number, cols: number, a: NativeBuffer, out: NativeBuffer): void;
-  max(dt: number, rows: number, cols: number, a: NativeBuffer, out: NativeBuffer): void;
-  softmax(dt: number, rows: number, cols: number, a: NativeBuffer, out: NativeBuffer): void;
-  logSoftmax(dt: number, rows: number, cols: number, a: NativeBuffer, out: NativeBuffer): void;
-  gemm(a: NativeBuffer, b: NativeBuffer, c: NativeBuffer, opts: GemmOptions): void;
   // Benchmark-only peer (dlopen'd OpenBLAS), never used by the library itself.
   openblasLoad(path: string): boolean;
   openblasSetThreads(n: number): void;

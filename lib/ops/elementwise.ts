@@ -1,7 +1,17 @@
 // Elementwise ops: add, mul, scale, cast. Twins: native/cpu/elementwise.cpp, native/cuda/elementwise.cu.
-import { native } from '../native';
+import { native, NativeBuffer } from '../native';
 import { DType, Tensor, checkDType, dtypeId, shapeStr } from '../tensor';
 import { floatDType, numberArg, sameDType, sameDevice, tensorArg } from './check';
+
+declare module '../native' {
+  interface NativeAddon {
+    fill(dt: number, n: number, value: number, out: NativeBuffer): void;
+    add(dt: number, n: number, a: NativeBuffer, b: NativeBuffer, nb: number, out: NativeBuffer): void;
+    mul(dt: number, n: number, a: NativeBuffer, b: NativeBuffer, nb: number, out: NativeBuffer): void;
+    scale(dt: number, n: number, a: NativeBuffer, alpha: number, beta: number, out: NativeBuffer): void;
+    cast(from: number, to: number, n: number, a: NativeBuffer, out: NativeBuffer): void;
+  }
+}
 
 function binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
   tensorArg(op, 'a', a);

@@ -1,7 +1,13 @@
 // GEMM: C = alpha * op(A) @ op(B) + beta * C, batched. Twins: native/cpu/gemm.cpp, native/cuda/gemm.cu.
-import { native } from '../native';
+import { native, NativeBuffer, NativeGemmOptions } from '../native';
 import { DType, Tensor, checkDType, dtypeId, numel, shapeStr } from '../tensor';
 import { floatDType, numberArg, sameDType, sameDevice, tensorArg } from './check';
+
+declare module '../native' {
+  interface NativeAddon {
+    gemm(a: NativeBuffer, b: NativeBuffer, c: NativeBuffer, opts: NativeGemmOptions): void;
+  }
+}
 
 export interface GemmOptions {
   /** Use A transposed: A is stored [..., K, M]. */

@@ -1,7 +1,14 @@
 // Reductions along the last dimension: sum, max. Twins: native/cpu/reduce.cpp, native/cuda/reduce.cu.
-import { native } from '../native';
+import { native, NativeBuffer } from '../native';
 import { Tensor, dtypeId, shapeStr } from '../tensor';
 import { floatDType, tensorArg } from './check';
+
+declare module '../native' {
+  interface NativeAddon {
+    sum(dt: number, rows: number, cols: number, a: NativeBuffer, out: NativeBuffer): void;
+    max(dt: number, rows: number, cols: number, a: NativeBuffer, out: NativeBuffer): void;
+  }
+}
 
 /** Shared by the row-wise ops: [..., cols] viewed as [rows, cols]. */
 export function rows(op: string, a: Tensor): { rows: number; cols: number } {

@@ -1,8 +1,15 @@
 // Softmax and log-softmax along the last dimension. Twins: native/cpu/softmax.cpp, native/cuda/softmax.cu.
-import { native } from '../native';
+import { native, NativeBuffer } from '../native';
 import { Tensor, dtypeId } from '../tensor';
 import { floatDType, tensorArg } from './check';
 import { rows } from './reduce';
+
+declare module '../native' {
+  interface NativeAddon {
+    softmax(dt: number, rows: number, cols: number, a: NativeBuffer, out: NativeBuffer): void;
+    logSoftmax(dt: number, rows: number, cols: number, a: NativeBuffer, out: NativeBuffer): void;
+  }
+}
 
 function rowwise(op: 'softmax' | 'logSoftmax', a: Tensor): Tensor {
   tensorArg(op, 'a', a);
