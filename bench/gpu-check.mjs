@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // GPU check for a device machine: every CUDA op against its CPU twin on fresh random inputs
-// (odd shapes included), then bf16 GEMM throughput at 4096³. Needs only node + dist/ + build/ (and
+// (odd shapes included; this file and bench/gpu-checks/*.mjs), then bf16 GEMM throughput at 4096³. Needs only node + dist/ + build/ (and
 // node_modules/node-gyp-build). Exits 1 if any check fails or no GPU is visible.
 //
 //   node bench/gpu-check.mjs [--gemm-size 4096] [--reps 20]
@@ -95,6 +95,16 @@ for (const dtype of ['f32', 'bf16'])
         check(`gemm ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} beta`, `2x${M}x${N}x${K}`, dtype, c0, c0g, dtype === 'f32' ? 1e-4 : 1e-3);
       });
     }
+
+// Checks of the other ops live beside this file, one module per op group: bench/gpu-checks/<op>.mjs
+// default-exports a function ({ m, pair, check, randn, relErr }) that calls check() for each case.
+const dir = new URL('./gpu-checks/', import.meta.url);
+const fs = await import('node:fs');
+if (fs.existsSync(dir))
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.mjs')).sort()) {
+    const mod = await import(new URL(f, dir).href);
+    await mod.default({ m, pair, check, randn, relErr });
+  }
 
 console.log('\nop                  shape             dtype  rel.err    result');
 for (const r of rows) console.log(`${r[0].padEnd(20)}${r[1].padEnd(18)}${r[2].padEnd(7)}${r[3].padEnd(11)}${r[4]}`);
