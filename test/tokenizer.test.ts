@@ -363,6 +363,22 @@ describe('byte-level BPE trainer', () => {
     expect(trainBpeModel([], { vocabSize: 300 }).vocabSize).toBe(259);
   });
 
+  test('hand-made merges, one string learnt twice ("ab"+"c" and "a"+"bc"), agree with the HF encoder', () => {
+    const S = 3;
+    const [a, b, c] = [...'abc'].map((ch) => S + ch.charCodeAt(0));
+    // ids: 259 = ab, 260 = bc, 261 = abc; the last merge makes "abc" again and reuses id 261.
+    const m = new ByteLevelBpe(['<|bos|>', '<|eos|>', '<|pad|>'], [[a, b], [b, c], [259, c], [a, 260]]);
+    expect(m.vocabSize).toBe(262);
+    expect(m.tokens.slice(259)).toEqual(['ab', 'bc', 'abc']);
+    const t = m.toTokenizer();
+    for (const x of ['abc', 'abcabc', 'aabcbc', 'bcabc abc', 'cab']) {
+      const ids = m.encode(x, { addSpecialTokens: false });
+      expect(t.encode(x, { addSpecialTokens: false })).toEqual(ids);
+      expect(m.decode(ids)).toBe(x);
+    }
+    expect(m.encode('abc', { addSpecialTokens: false })).toEqual([261]);
+  });
+
   test('bad trainer input gives clear errors', () => {
     expect(() => trainBpe(['x'], { vocabSize: 100 })).toThrow(/vocabSize must be an integer in \[259/);
     expect(() => trainBpe(['x'], { vocabSize: 260, specialTokens: ['<a>', '<b>'] })).toThrow(/in \[261/);

@@ -1,9 +1,10 @@
 // Byte-level BPE: a trainer for from-scratch corpora and the matching encoder.
 //
-// No maintained npm package trains byte-level BPE in JS/WASM (checked: `tokenizers` is the abandoned
-// 0.13 Node binding, needs a native build; `bpe-tokenizer`, `@anthropic-ai/tokenizer`, `gpt-tokenizer`,
-// `js-tiktoken` and `@huggingface/tokenizers` only encode), so this is written here, GPT-2 style:
-//  - pre-tokenise with SPLIT_PATTERN (the GPT-2/Llama-3 split, single digits), count unique pre-tokens;
+// No npm package trains byte-level BPE in JS/WASM into HF's format (checked with npm view / pack):
+// `tokenizers` (HF's Rust binding, 0.23) is native code shipping ~70 MB of per-platform .node files;
+// `bpe-tokenizer` builds character-level vocabularies (no byte level, no split regex, own format);
+// `gpt-tokenizer`, `js-tiktoken` and `@huggingface/tokenizers` only encode. So it is written here:
+//  - GPT-2 style: pre-tokenise with SPLIT_PATTERN (the Llama-3 split, single digits), count pre-tokens;
 //  - start from the 256 bytes, repeatedly merge the most frequent adjacent pair (ties: smallest
 //    (left id, right id), as HF's trainer does), with incremental pair counts over the unique words and
 //    a lazy max-heap: each merge touches only the words that contain the pair, never a full recount.
