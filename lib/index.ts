@@ -18,3 +18,22 @@ export { sum, max } from './ops/reduce';
 export { softmax, logSoftmax } from './ops/softmax';
 export { gemm, matmul } from './ops/gemm';
 export type { GemmOptions } from './ops/gemm';
+export {
+  Tokenizer,
+  DEEPSEEKMATH_CHAT_TEMPLATE,
+  ByteLevelBpe,
+  trainBpe,
+  trainBpeModel,
+  DEFAULT_SPECIAL_TOKENS,
+  SPLIT_PATTERN,
+  preTokenize,
+} from './tokenizer';
+export type {
+  ChatMessage,
+  EncodeOptions,
+  DecodeOptions,
+  ChatTemplateOptions,
+  TrainBpeOptions,
+  TrainBpeProgress,
+  BpeEncodeOptions,
+} from './tokenizer';
