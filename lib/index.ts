@@ -18,3 +18,34 @@ export { sum, max } from './ops/reduce';
 export { softmax, logSoftmax } from './ops/softmax';
 export { gemm, matmul } from './ops/gemm';
 export type { GemmOptions } from './ops/gemm';
+export {
+  readSafetensors,
+  openSafetensors,
+  loadSafetensors,
+  saveSafetensors,
+  saveSharded,
+  loadCheckpoint,
+  readShardIndex,
+  SafetensorsFile,
+  f16BitsToF32,
+} from './io/safetensors';
+export type {
+  SafetensorsDType,
+  SafetensorsTensorInfo,
+  RawTensor,
+  LoadOptions,
+  TensorMap,
+  ShardIndex,
+  SaveShardedOptions,
+} from './io/safetensors';
+export {
+  readConfig,
+  writeConfig,
+  parseConfig,
+  validateConfig,
+  toHFConfig,
+  countParameters,
+  LLAMA_PRESETS,
+  presetConfig,
+} from './model/config';
+export type { LlamaConfig, ModelType, LlamaPresetName } from './model/config';
