@@ -49,3 +49,6 @@ export {
   presetConfig,
 } from './model/config';
 export type { LlamaConfig, ModelType, LlamaPresetName } from './model/config';
+export { adamw } from './ops/adamw';
+export type { AdamWOptions } from './ops/adamw';
+export { gradNormSquared, clipGradNorm, clipGradNormInPlace } from './ops/gradNorm';
