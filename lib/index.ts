@@ -37,3 +37,37 @@ export type {
   TrainBpeProgress,
   BpeEncodeOptions,
 } from './tokenizer';
+export {
+  readSafetensors,
+  openSafetensors,
+  loadSafetensors,
+  saveSafetensors,
+  saveSharded,
+  loadCheckpoint,
+  readShardIndex,
+  SafetensorsFile,
+  f16BitsToF32,
+} from './io/safetensors';
+export type {
+  SafetensorsDType,
+  SafetensorsTensorInfo,
+  RawTensor,
+  LoadOptions,
+  TensorMap,
+  ShardIndex,
+  SaveShardedOptions,
+} from './io/safetensors';
+export {
+  readConfig,
+  writeConfig,
+  parseConfig,
+  validateConfig,
+  toHFConfig,
+  countParameters,
+  LLAMA_PRESETS,
+  presetConfig,
+} from './model/config';
+export type { LlamaConfig, ModelType, LlamaPresetName } from './model/config';
+export { adamw } from './ops/adamw';
+export type { AdamWOptions } from './ops/adamw';
+export { gradNormSquared, clipGradNorm, clipGradNormInPlace } from './ops/gradNorm';

@@ -28,5 +28,19 @@ void log_softmax_lastdim(DType dt, int64_t rows, int64_t cols, const void* a, vo
 // See GemmArgs in common.h.
 void gemm(const GemmArgs& args);
 
+// ---- optimizer (adamw, grad_norm) ----
+// AdamW step in place over n elements (torch.optim.AdamW; see native/cpu/adamw.cpp for the formula).
+// param, m, v: f32; grad: f32 or bf16, multiplied by grad_scale * (*grad_scale_ptr when non-null, a
+// scalar on the same device). The host precomputes decay = 1 - lr*wd, omb1 = 1 - beta1, omb2 = 1 - beta2,
+// step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t). copy (nullable): the updated param as
+// copy_dt (f32 or bf16).
+void adamw(int64_t n, float* param, DType grad_dt, const void* grad, float* m, float* v, float decay, float omb1,
+           float beta2, float omb2, float eps, float step_size, float bc2_sqrt, float grad_scale,
+           const float* grad_scale_ptr, DType copy_dt, void* copy);
+// out[0] += sum of g[i]^2 over n elements of g (f32 or bf16); out is one f32 on the same device.
+void grad_norm_sq(DType dt, int64_t n, const void* g, float* out);
+// norm[0] = sqrt(sumsq[0]); scale[0] = min(1, max_norm / (norm + 1e-6)) (NaN propagates).
+void clip_scale(const float* sumsq, float max_norm, float* norm, float* scale);
+
 }  // namespace cpu
 }  // namespace mathrl
