@@ -18,3 +18,5 @@ export { sum, max } from './ops/reduce';
 export { softmax, logSoftmax } from './ops/softmax';
 export { gemm, matmul } from './ops/gemm';
 export type { GemmOptions } from './ops/gemm';
+export { attention, attentionBackward } from './ops/attention';
+export type { AttentionOptions, AttentionResult, AttentionGrads } from './ops/attention';

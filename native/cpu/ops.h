@@ -28,5 +28,18 @@ void log_softmax_lastdim(DType dt, int64_t rows, int64_t cols, const void* a, vo
 // See GemmArgs in common.h.
 void gemm(const GemmArgs& args);
 
+// ---- attention (native/{cpu,cuda}/attention): fused attention with grouped-query heads ----------
+// q, out, dout, dq: [B, T, Hq, Dh]; k, v, dk, dv: [B, T, Hkv, Dh]; all of dtype dt (f32 or bf16).
+// Query head h uses kv head h / (Hq / Hkv). seg: i32 [B, T] or nullptr. lse: f32 [B, Hq, T].
+// Query i attends key j iff (!causal || j <= i) && (!seg || seg[b,i] == seg[b,j]); scores are
+// scale * q·k. A row with no allowed key gets out = 0 and lse = -inf. The backward recomputes the
+// probabilities from q, k and lse (FlashAttention-2); dk/dv sum over the query heads of each group.
+void attention_forward(DType dt, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t Dh, bool causal,
+                       float scale, const void* q, const void* k, const void* v, const int32_t* seg, void* out,
+                       float* lse);
+void attention_backward(DType dt, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t Dh, bool causal,
+                        float scale, const void* q, const void* k, const void* v, const int32_t* seg,
+                        const void* out, const float* lse, const void* dout, void* dq, void* dk, void* dv);
+
 }  // namespace cpu
 }  // namespace mathrl
