@@ -71,3 +71,5 @@ export type { LlamaConfig, ModelType, LlamaPresetName } from './model/config';
 export { adamw } from './ops/adamw';
 export type { AdamWOptions } from './ops/adamw';
 export { gradNormSquared, clipGradNorm, clipGradNormInPlace } from './ops/gradNorm';
+export { attention, attentionBackward } from './ops/attention';
+export type { AttentionOptions, AttentionResult, AttentionGrads } from './ops/attention';

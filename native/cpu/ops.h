@@ -42,5 +42,18 @@ void grad_norm_sq(DType dt, int64_t n, const void* g, float* out);
 // norm[0] = sqrt(sumsq[0]); scale[0] = min(1, max_norm / (norm + 1e-6)) (NaN propagates).
 void clip_scale(const float* sumsq, float max_norm, float* norm, float* scale);
 
+// ---- attention (native/{cpu,cuda}/attention): fused attention with grouped-query heads ----------
+// q, out, dout, dq: [B, T, Hq, Dh]; k, v, dk, dv: [B, T, Hkv, Dh]; all of dtype dt (f32 or bf16).
+// Query head h uses kv head h / (Hq / Hkv). seg: i32 [B, T] or nullptr. lse: f32 [B, Hq, T].
+// Query i attends key j iff (!causal || j <= i) && (!seg || seg[b,i] == seg[b,j]); scores are
+// scale * q·k. A row with no allowed key gets out = 0 and lse = -inf. The backward recomputes the
+// probabilities from q, k and lse (FlashAttention-2); dk/dv sum over the query heads of each group.
+void attention_forward(DType dt, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t Dh, bool causal,
+                       float scale, const void* q, const void* k, const void* v, const int32_t* seg, void* out,
+                       float* lse);
+void attention_backward(DType dt, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t Dh, bool causal,
+                        float scale, const void* q, const void* k, const void* v, const int32_t* seg,
+                        const void* out, const float* lse, const void* dout, void* dq, void* dk, void* dv);
+
 }  // namespace cpu
 }  // namespace mathrl
