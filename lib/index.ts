@@ -18,3 +18,4 @@ export { sum, max } from './ops/reduce';
 export { softmax, logSoftmax } from './ops/softmax';
 export { gemm, matmul } from './ops/gemm';
 export type { GemmOptions } from './ops/gemm';
+export { rmsnorm, rmsnormBackward } from './ops/rmsnorm';
