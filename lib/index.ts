@@ -19,3 +19,5 @@ export { softmax, logSoftmax } from './ops/softmax';
 export { gemm, matmul } from './ops/gemm';
 export type { GemmOptions } from './ops/gemm';
 export { rmsnorm, rmsnormBackward } from './ops/rmsnorm';
+export type { RmsNormBackwardOptions } from './ops/rmsnorm';
+export { rope, ropeBackward } from './ops/rope';
