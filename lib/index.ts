@@ -21,3 +21,4 @@ export type { GemmOptions } from './ops/gemm';
 export { rmsnorm, rmsnormBackward } from './ops/rmsnorm';
 export type { RmsNormBackwardOptions } from './ops/rmsnorm';
 export { rope, ropeBackward } from './ops/rope';
+export type { RopeOptions } from './ops/rope';
