@@ -22,3 +22,4 @@ export { rmsnorm, rmsnormBackward } from './ops/rmsnorm';
 export type { RmsNormBackwardOptions } from './ops/rmsnorm';
 export { rope, ropeBackward } from './ops/rope';
 export type { RopeOptions } from './ops/rope';
+export { swiglu, swigluBackward } from './ops/swiglu';

@@ -7,7 +7,9 @@ import { randn } from './helpers';
 export function input(shape: number[], dtype: DType = 'f32', scale = 1): { t: Tensor; x: Float64Array } {
   const n = shape.reduce((a, b) => a * b, 1);
   const raw = randn(n, scale);
-  const x = Float64Array.from(raw, (v) => (dtype === 'bf16' ? roundBf16(v) : Math.fround(v)));
+  const x = new Float64Array(n);
+  if (dtype === 'bf16') for (let i = 0; i < n; i++) x[i] = roundBf16(raw[i]);
+  else for (let i = 0; i < n; i++) x[i] = raw[i];
   return { t: Tensor.fromArray(raw, shape, { dtype }), x };
 }
 
@@ -34,5 +36,8 @@ export function fdGrad(f: (x: Float64Array) => number, x: Float64Array, h = 1e-6
 
 /** f64 copy of a tensor's values. */
 export function f64(t: Tensor): Float64Array {
-  return Float64Array.from(t.toArray());
+  const a = t.toArray();
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i];
+  return out;
 }
