@@ -23,3 +23,6 @@ export type { RmsNormBackwardOptions } from './ops/rmsnorm';
 export { rope, ropeBackward } from './ops/rope';
 export type { RopeOptions } from './ops/rope';
 export { swiglu, swigluBackward } from './ops/swiglu';
+export { embedding, embeddingBackward, checkIndexErrors } from './ops/embedding';
+export { crossEntropy } from './ops/crossEntropy';
+export type { CrossEntropyOptions, CrossEntropyResult } from './ops/crossEntropy';
