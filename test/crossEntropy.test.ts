@@ -1,5 +1,6 @@
 // Fused softmax cross-entropy vs a float64 reference; dlogits checked against finite differences.
 import { DType, Tensor, crossEntropy } from '../lib';
+import { native } from '../lib/native';
 import { describeCuda, randn, relErr, rng } from './helpers';
 import { f64, fdGrad, input } from './grad-helpers';
 
@@ -146,6 +147,23 @@ describe('crossEntropy backward', () => {
 });
 
 describe('crossEntropy errors', () => {
+  test('the raw native function checks every buffer size', () => {
+    const N = native();
+    const small = new N.NativeBuffer(16, 0);
+    const big = new N.NativeBuffer(4096, 0);
+    expect(() => N.crossEntropy(0, 4, 8, big, big, -100, false, 0, big, big, big, small)).toThrow(
+      /crossEntropy: dlogits holds 16 bytes, needs 128/,
+    );
+    expect(() => N.crossEntropy(0, 8, 8, big, big, -100, false, 0, small, big, big, null)).toThrow(
+      /crossEntropy: losses holds 16 bytes, needs 32/,
+    );
+    expect(() => N.crossEntropy(0, 1, 1, big, big, 0.5, false, 0, big, big, big, null)).toThrow(
+      /crossEntropy: ignoreIndex must be a 32-bit integer/,
+    );
+    small.free();
+    big.free();
+  });
+
   test('out-of-range targets are refused on the CPU, naming the row', () => {
     const x = Tensor.zeros([3, 10]);
     expect(() => crossEntropy(x, Tensor.fromArray(Int32Array.from([0, 10, 1])))).toThrow(

@@ -1,5 +1,6 @@
 // Embedding lookup and its scatter-add backward; out-of-range ids are refused.
 import { DType, Tensor, backends, checkIndexErrors, embedding, embeddingBackward, setNumThreads } from '../lib';
+import { native } from '../lib/native';
 import { describeCuda, randn, relErr, rng } from './helpers';
 import { dot, f64, input } from './grad-helpers';
 
@@ -90,6 +91,17 @@ describe('embedding backward', () => {
 });
 
 describe('embedding errors', () => {
+  test('the raw native functions check every buffer size', () => {
+    const N = native();
+    const small = new N.NativeBuffer(16, 0);
+    const big = new N.NativeBuffer(4096, 0);
+    expect(() => N.embedding(0, 8, 4, 4, small, big, big)).toThrow(/embedding: ids holds 16 bytes, needs 32/);
+    expect(() => N.embedding(0, 2, 400, 4, big, big, big)).toThrow(/embedding: table holds 4096 bytes, needs 6400/);
+    expect(() => N.embeddingBackward(0, 2, 4, 4, big, big, small)).toThrow(/embeddingBackward: dtable holds 16 bytes, needs 64/);
+    small.free();
+    big.free();
+  });
+
   test('out-of-range ids are refused on the CPU, naming the first bad id and its position', () => {
     const table = Tensor.zeros([10, 4]);
     expect(() => embedding(Tensor.fromArray(Int32Array.from([1, 2, 10, -1]), [2, 2]), table)).toThrow(
@@ -148,7 +160,7 @@ describeCuda('embedding CUDA matches CPU', () => {
     const dtable = Tensor.zeros([10, 4], { device: 'cuda' });
     embeddingBackward(Tensor.full([3, 4], 1, { device: 'cuda' }), bad, dtable);
     const d = dtable.toArray();
-    expect(d.reduce((a, b) => a + b, 0)).toBe(8);
+    expect(Array.from(d).reduce((a, b) => a + b, 0)).toBe(8);
     expect(() => embedding(bad, table)).toThrow(/token id 10 at position 1 was out of range in an earlier call/);
     checkIndexErrors();
   });

@@ -1,5 +1,6 @@
 // RMSNorm forward/backward vs float64 references; backward checked against finite differences.
 import { DType, Tensor, backends, rmsnorm, rmsnormBackward, roundBf16, setNumThreads } from '../lib';
+import { native } from '../lib/native';
 import { describeCuda, randn, relErr } from './helpers';
 import { dot, f64, fdGrad, input } from './grad-helpers';
 
@@ -157,6 +158,20 @@ describe('rmsnorm backward', () => {
 });
 
 describe('rmsnorm errors', () => {
+  test('the raw native functions check every buffer size', () => {
+    const N = native();
+    const small = new N.NativeBuffer(16, 0);
+    const big = new N.NativeBuffer(4096, 0);
+    expect(() => N.rmsnorm(0, 0, 2, 8, big, small, 1e-5, big, big)).toThrow(/rmsnorm: weight holds 16 bytes, needs 32/);
+    expect(() => N.rmsnorm(0, 0, 8, 8, big, big, 1e-5, big, small)).toThrow(/rmsnorm: rstd holds 16 bytes, needs 32/);
+    expect(() => N.rmsnormBackward(1, 0, 4, 8, big, big, big, big, big, small, false)).toThrow(
+      /rmsnormBackward: dweight holds 16 bytes, needs 32/,
+    );
+    expect(() => N.rmsnorm(2, 0, 1, 1, big, big, 1e-5, big, big)).toThrow(/rmsnorm: i32 is not supported/);
+    small.free();
+    big.free();
+  });
+
   test('bad shapes, dtypes and disposed tensors are refused with clear messages', () => {
     const x = Tensor.zeros([3, 8]);
     const w = Tensor.zeros([8]);

@@ -1,5 +1,6 @@
 // Rotary embedding vs a float64 reference (large positions included); backward = inverse rotation.
 import { DType, Tensor, rope, ropeBackward } from '../lib';
+import { native } from '../lib/native';
 import { describeCuda, randn, relErr } from './helpers';
 import { dot, fdGrad, input } from './grad-helpers';
 
@@ -112,6 +113,18 @@ describe('rope accuracy and backward', () => {
 });
 
 describe('rope errors', () => {
+  test('the raw native function checks every buffer size', () => {
+    const N = native();
+    const small = new N.NativeBuffer(16, 0);
+    const big = new N.NativeBuffer(4096, 0);
+    expect(() => N.rope(0, 1, 2, 2, 7, big, big, true, 10000, false, big)).toThrow(/rope: head dimension 7 is odd/);
+    expect(() => N.rope(0, 2, 4, 2, 8, big, small, true, 10000, false, big)).toThrow(/rope: positions holds 16 bytes, needs 32/);
+    expect(() => N.rope(0, 2, 4, 2, 8, big, big, true, 10000, false, small)).toThrow(/rope: y holds 16 bytes, needs 512/);
+    expect(() => N.rope(0, 1, 1, 1, 2, big, big, true, 0, false, big)).toThrow(/rope: theta must be a positive finite number/);
+    small.free();
+    big.free();
+  });
+
   test('bad shapes, dtypes, theta and disposed tensors are refused', () => {
     const x = Tensor.zeros([2, 3, 4, 8]);
     const p = Tensor.fromArray(Int32Array.from([0, 1, 2]));

@@ -1,5 +1,6 @@
 // SwiGLU forward/backward vs float64 references; backward checked against finite differences.
 import { DType, Tensor, swiglu, swigluBackward } from '../lib';
+import { native } from '../lib/native';
 import { describeCuda, randn, relErr } from './helpers';
 import { dot, fdGrad, input } from './grad-helpers';
 
@@ -69,6 +70,16 @@ describe('swiglu backward', () => {
 });
 
 describe('swiglu errors', () => {
+  test('the raw native functions check every buffer size', () => {
+    const N = native();
+    const small = new N.NativeBuffer(16, 0);
+    const big = new N.NativeBuffer(4096, 0);
+    expect(() => N.swiglu(0, 8, big, big, small)).toThrow(/swiglu: h holds 16 bytes, needs 32/);
+    expect(() => N.swigluBackward(0, 8, big, big, big, big, small)).toThrow(/swigluBackward: dup holds 16 bytes, needs 32/);
+    small.free();
+    big.free();
+  });
+
   test('bad shapes, dtypes and disposed tensors are refused', () => {
     const a = Tensor.zeros([3, 4]);
     expect(() => swiglu(a, Tensor.zeros([4, 3]))).toThrow(/swiglu: shapes \[3, 4\] and \[4, 3\] differ/);
