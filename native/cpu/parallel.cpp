@@ -24,7 +24,8 @@ class Pool {
     stop();
     n = std::max(1, n);
     stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers start from the current generation: they must not run the last (finished) task.
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, g = generation_] { loop(i, g); });
   }
 
   // Runs task(t) for t in [0, size()) with t == 0 on the caller.
@@ -55,8 +56,7 @@ class Pool {
   }
 
  private:
-  void loop(int index) {
-    uint64_t seen = 0;
+  void loop(int index, uint64_t seen) {
     for (;;) {
       const std::function<void(int)>* task;
       {

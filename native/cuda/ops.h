@@ -54,6 +54,42 @@ void attention_forward(DType dt, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, 
 void attention_backward(DType dt, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t Dh, bool causal,
                         float scale, const void* q, const void* k, const void* v, const int32_t* seg,
                         const void* out, const float* lse, const void* dout, void* dq, void* dk, void* dv);
+// ---- Per-token transformer kernels (rmsnorm, rope, swiglu, embedding, cross_entropy) ----------
+// RMSNorm over the last dim of x [rows, D] (f32 math): rstd[r] = 1/sqrt(mean(x_r^2) + eps),
+// y = x * rstd * w. x/y have dtype dx, w has dtype dw (f32 or bf16 each).
+void rmsnorm(DType dx, DType dw, int64_t rows, int64_t D, const void* x, const void* w, float eps, void* y,
+             float* rstd);
+// Backward of rmsnorm: dxo = rstd*(dy*w) - x*rstd^3/D*sum(dy*w*x) (dy, x, dxo of dtype dx);
+// dweight (f32 [D]) = sum over rows of dy*x*rstd, added into dweight when accumulate, else written.
+void rmsnorm_backward(DType dx, DType dw, int64_t rows, int64_t D, const void* dy, const void* x, const void* w,
+                      const float* rstd, void* dxo, float* dweight, bool accumulate);
+// Rotary embedding (HF Llama rotate_half) of x [B, T, H, Dh] (Dh even): for i < Dh/2,
+// angle = pos * theta^(-2i/Dh) (double), (x_i, x_{i+Dh/2}) -> (x_i c - x_{i+Dh/2} s, x_{i+Dh/2} c + x_i s);
+// inverse rotates by -angle. pos is [B, T] when pos_batched, else [T]. y may equal x.
+void rope(DType dt, int64_t B, int64_t T, int64_t H, int64_t Dh, const void* x, const int32_t* pos,
+          bool pos_batched, double theta, bool inverse, void* y);
+// h = silu(gate) * up, elementwise over n values; and its backward.
+void swiglu(DType dt, int64_t n, const void* gate, const void* up, void* h);
+void swiglu_backward(DType dt, int64_t n, const void* dh, const void* gate, const void* up, void* dgate,
+                     void* dup);
+// out[n, :] = table[ids[n], :] for n < N; table [V, D] and out of dtype dt. Out-of-range ids: the CPU
+// throws (before writing anything); CUDA writes a NaN row and records the error (see cuda/ops.h).
+void embedding(DType dt, int64_t N, int64_t V, int64_t D, const int32_t* ids, const void* table, void* out);
+// dtable[ids[n], :] += dout[n, :] (dtable f32 [V, D], dout of dtype dt). Deterministic on the CPU.
+void embedding_backward(DType dt, int64_t N, int64_t V, int64_t D, const void* dout, const int32_t* ids,
+                        float* dtable);
+// Fused softmax cross-entropy over logits [N, V] (dtype dt), targets [N]. Rows whose target is
+// ignore_index are ignored. Writes losses[N] (0 for ignored rows), count[0] = non-ignored rows,
+// loss[0] = sum(losses)/count (0 when count is 0) and, when dlogits is not null, dlogits [N, V]
+// (dtype dt) = (softmax - onehot) * scale (0 on ignored rows), scale = has_scale ? grad_scale :
+// 1/count. dlogits may equal logits (in place). No [N, V] temporary is formed.
+void cross_entropy(DType dt, int64_t N, int64_t V, const void* logits, const int32_t* targets, int32_t ignore_index,
+                   bool has_scale, float grad_scale, float* losses, float* loss, float* count, void* dlogits);
+// Out-of-range ids/targets seen by the embedding / cross_entropy kernels are recorded in host-mapped
+// memory (first one wins). Returns true and fills (position, id) if one was recorded since the last
+// call, clearing the record. sync=true waits for the stream first; sync=false only sees finished kernels.
+bool embedding_index_error(bool sync, int64_t* position, int64_t* id);
+bool cross_entropy_index_error(bool sync, int64_t* position, int64_t* id);
 
 }  // namespace cuda
 }  // namespace mathrl
