@@ -81,3 +81,7 @@ export { swiglu, swigluBackward } from './ops/swiglu';
 export { embedding, embeddingBackward, checkIndexErrors } from './ops/embedding';
 export { crossEntropy } from './ops/crossEntropy';
 export type { CrossEntropyOptions, CrossEntropyResult } from './ops/crossEntropy';
+export { LlamaModel, parameterShapes } from './model/llama';
+export type { LlamaModelOptions, InitOptions, ForwardOptions, LossOptions, LossResult } from './model/llama';
+export { AdamW } from './optim/adamw';
+export type { AdamWConfig, StepOptions, StepResult } from './optim/adamw';
