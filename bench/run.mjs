@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Kernel microbenchmarks (tinybench). `npm run bench -- gemm` times our CPU GEMM against OpenBLAS
-// sgemm (Debian's libopenblas, loaded with dlopen only here) in the same process and prints the ratio.
+// Benchmarks. `npm run bench -- gemm` times our CPU GEMM against OpenBLAS sgemm (Debian's libopenblas,
+// loaded with dlopen only here) in the same process with tinybench and prints the ratio;
+// `npm run bench -- model` times a CPU training step of a Llama-shaped model.
 //
 //   npm run bench -- gemm [--sizes 256,512,1024] [--threads 2] [--time 2000] [--keep-openblas-env]
+//   npm run bench -- model [--preset small-10m] [--batch 4] [--seq 256] [--steps 5]
 //
 // By default OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed before OpenBLAS loads, so the peer picks
 // its best kernel for this CPU; --keep-openblas-env keeps them as the environment sets them.
@@ -117,15 +119,58 @@ async function benchGemm() {
     );
 }
 
-const BENCHES = { gemm: benchGemm };
-const VALUE_FLAGS = new Set(['--sizes', '--threads', '--time']);
+// Training-step throughput of a Llama-shaped model on the CPU: forward + loss + backward
+// (+ AdamW) on random tokens, tokens/s median over steps.
+async function benchModel() {
+  const preset = arg('preset', 'small-10m');
+  const B = Number(arg('batch', '4'));
+  const T = Number(arg('seq', '256'));
+  const steps = Number(arg('steps', '5'));
+  const threads = Number(arg('threads', String(mathrl.backends().threads)));
+  mathrl.setNumThreads(threads);
+  const cfg = mathrl.presetConfig(preset);
+  const model = mathrl.LlamaModel.init(cfg, { seed: 1 });
+  const opt = new mathrl.AdamW(model.params, { lr: 1e-4 });
+  const n = B * T;
+  const ids = mathrl.Tensor.fromArray(randomArray(n, 3).map((v) => Math.floor((v + 0.5) * cfg.vocabSize)), [B, T], { dtype: 'i32' });
+  const labels = mathrl.Tensor.fromArray(randomArray(n, 4).map((v) => Math.floor((v + 0.5) * cfg.vocabSize)), [B, T], { dtype: 'i32' });
+  console.log(`model benchmark: ${preset} (${(model.numParameters() / 1e6).toFixed(2)}M params), batch ${B}x${T}, ${threads} threads, ${steps} steps`);
+  const times = { fwd: [], bwd: [], opt: [] };
+  for (let s = 0; s < steps + 1; s++) {
+    const t0 = performance.now();
+    model.zeroGrad();
+    model.loss(ids, labels);
+    const t1 = performance.now();
+    model.backward();
+    const t2 = performance.now();
+    opt.step(model.grads, { maxGradNorm: 1 }).gradNorm?.dispose();
+    model.paramsChanged();
+    const t3 = performance.now();
+    if (s > 0) {
+      times.fwd.push(t1 - t0);
+      times.bwd.push(t2 - t1);
+      times.opt.push(t3 - t2);
+    }
+  }
+  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const total = med(times.fwd) + med(times.bwd) + med(times.opt);
+  // 6·N·tokens for forward+backward of the dense layers, plus attention's 12·L·T·D per token (causal halves it).
+  const flops = 6 * model.numParameters() * n + 6 * cfg.numHiddenLayers * T * cfg.hiddenSize * n;
+  console.log(`  forward+loss ${med(times.fwd).toFixed(0)} ms, backward ${med(times.bwd).toFixed(0)} ms, AdamW ${med(times.opt).toFixed(0)} ms`);
+  console.log(`  ${(n / (total / 1000)).toFixed(0)} tokens/s (training step), ${(n / ((med(times.fwd) + med(times.bwd)) / 1000)).toFixed(0)} tokens/s (forward+backward), ~${(flops / (total / 1000) / 1e9).toFixed(1)} GFLOP/s`);
+  opt.dispose();
+  model.dispose();
+}
+
+const BENCHES = { gemm: benchGemm, model: benchModel };
+const VALUE_FLAGS = new Set(['--sizes', '--threads', '--time', '--preset', '--batch', '--seq', '--steps']);
 const which = [];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (VALUE_FLAGS.has(a)) i++;
   else if (!a.startsWith('--')) which.push(a);
 }
-const names = which.length ? which : Object.keys(BENCHES);
+const names = which.length ? which : ['gemm'];
 for (const name of names) {
   if (!BENCHES[name]) {
     console.error(`unknown benchmark ${name}; available: ${Object.keys(BENCHES).join(', ')}`);

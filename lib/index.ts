@@ -5,6 +5,7 @@ export {
   keep,
   memory,
   resetPeakMemory,
+  emptyCache,
   roundBf16,
   f32ToBf16Bits,
   bf16BitsToF32,

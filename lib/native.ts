@@ -44,6 +44,7 @@ export interface NativeMemory {
   peakBytes: number;
   buffers: number;
   allocations: number;
+  cachedBytes: number;
 }
 
 /**
@@ -56,6 +57,7 @@ export interface NativeAddon {
   backends(): { cpu: boolean; threads: number; cuda: CudaInfo };
   memory(device: number): NativeMemory;
   resetPeakMemory(): void;
+  emptyCache(): void;
   setNumThreads(n: number): void;
   synchronize(): void;
   upload(buf: NativeBuffer, data: ArrayBufferView): void;

@@ -336,6 +336,8 @@ export interface MemoryInfo {
   buffers: number;
   /** Allocations made since start. */
   allocations: number;
+  /** Freed host blocks kept for reuse (not counted in bytes); emptyCache() releases them. */
+  cachedBytes: number;
   /** JS tensor handles alive (all devices). */
   tensors: number;
   /** Tensors that were never disposed and were reclaimed by the garbage collector. */
@@ -349,4 +351,9 @@ export function memory(device: Device = 'cpu'): MemoryInfo {
 
 export function resetPeakMemory(): void {
   native().resetPeakMemory();
+}
+
+/** Returns the cached, unused host blocks to the system. */
+export function emptyCache(): void {
+  native().emptyCache();
 }

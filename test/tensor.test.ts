@@ -1,4 +1,4 @@
-import { Tensor, tidy, keep, memory, backends, roundBf16, f32ToBf16Bits, bf16BitsToF32, add } from '../lib';
+import { Tensor, tidy, keep, memory, emptyCache, backends, roundBf16, f32ToBf16Bits, bf16BitsToF32, add } from '../lib';
 import { randn } from './helpers';
 
 describe('Tensor', () => {
@@ -153,6 +153,20 @@ describe('tidy and memory', () => {
     expect(after.buffers).toBe(before.buffers);
     expect(after.tensors).toBe(before.tensors);
     expect(after.allocations - before.allocations).toBe(10000 + 3000);
+  });
+
+  test('freed host blocks are cached for reuse and poisoned again when handed out', () => {
+    emptyCache();
+    expect(memory().cachedBytes).toBe(0);
+    const t = Tensor.full([1000], 7);
+    t.dispose();
+    expect(memory().cachedBytes).toBe(4032); // 4000 bytes rounded up to its size class
+    const u = Tensor.empty([1000]); // same size class: reuses the block
+    expect(memory().cachedBytes).toBe(0);
+    expect(Array.from(u.toArray()).every(Number.isNaN)).toBe(true); // MATHRL_POISON refills it
+    u.dispose();
+    emptyCache();
+    expect(memory().cachedBytes).toBe(0);
   });
 
   test('an undisposed tensor is reclaimed by the garbage collector', async () => {

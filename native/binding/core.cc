@@ -4,6 +4,7 @@
 // a JS Error; every buffer is checked (alive, device, size) before a kernel sees its pointer.
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 
 #include "../cpu/parallel.h"
 #include "binding.h"
@@ -26,11 +27,74 @@ struct MemStats {
 };
 MemStats g_mem[2];
 
+// Host memory cache. Fresh pages cost a page fault each on first touch (tens of microseconds per
+// 4 KiB page on the VMs we measured), which made writing a new 32 MiB op output cost several times
+// the op's compute. Freed host blocks are kept by size class and reused, up to MATHRL_CPU_CACHE_MB
+// (default 2048) of cached bytes; emptyCache() returns them to the system.
+class HostCache {
+ public:
+  static size_t size_class(size_t bytes) {
+    if (bytes <= 4096) return ((bytes ? bytes : 1) + 63) / 64 * 64;
+    size_t top = size_t(1) << (63 - __builtin_clzll(bytes));  // highest power of two <= bytes
+    size_t step = top / 4;                                    // classes 1, 1.25, 1.5, 1.75 x 2^k
+    return (bytes + step - 1) / step * step;
+  }
+
+  void* get(size_t cls) {
+    auto it = free_.find(cls);
+    if (it != free_.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      cached_ -= cls;
+      return p;
+    }
+    void* p = std::aligned_alloc(64, cls);  // cls is a multiple of 64
+    if (!p && cached_) {                    // give the cache back and retry once
+      empty();
+      p = std::aligned_alloc(64, cls);
+    }
+    return p;
+  }
+
+  void put(void* p, size_t cls) {
+    if (cached_ + cls > limit()) {
+      std::free(p);
+      return;
+    }
+    free_[cls].push_back(p);
+    cached_ += cls;
+  }
+
+  void empty() {
+    for (auto& kv : free_)
+      for (void* p : kv.second) std::free(p);
+    free_.clear();
+    cached_ = 0;
+  }
+
+  size_t cached() const { return cached_; }
+
+ private:
+  static size_t limit() {
+    static const size_t l = [] {
+      const char* e = std::getenv("MATHRL_CPU_CACHE_MB");
+      return (e && *e ? static_cast<size_t>(std::atoll(e)) : size_t(2048)) << 20;
+    }();
+    return l;
+  }
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+// Never destroyed: buffers may still be released by finalizers during process teardown.
+HostCache& host_cache() {
+  static HostCache* cache = new HostCache;
+  return *cache;
+}
+
 void* raw_alloc(Device dev, size_t bytes) {
   if (dev == Device::CPU) {
-    // 64-byte alignment for AVX-512 loads; aligned_alloc needs a multiple of the alignment.
-    size_t rounded = ((bytes ? bytes : 1) + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded);
+    // 64-byte alignment for AVX-512 loads.
+    void* p = host_cache().get(HostCache::size_class(bytes));
     if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
     return p;
   }
@@ -41,9 +105,9 @@ void* raw_alloc(Device dev, size_t bytes) {
 #endif
 }
 
-void raw_free(Device dev, void* p) {
+void raw_free(Device dev, void* p, size_t bytes) {
   if (dev == Device::CPU) {
-    std::free(p);
+    host_cache().put(p, HostCache::size_class(bytes));
     return;
   }
 #ifdef MATHRL_WITH_CUDA
@@ -104,7 +168,7 @@ Buffer::Buffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Buffer>(info) 
     ptr_ = raw_alloc(dev_, bytes_);
     if (poison()) poison_fill(dev_, ptr_, bytes_);
   } catch (const std::exception& e) {
-    if (ptr_) raw_free(dev_, ptr_);
+    if (ptr_) raw_free(dev_, ptr_, bytes_);
     ptr_ = nullptr;
     throw Napi::Error::New(env, e.what());
   }
@@ -120,7 +184,7 @@ Buffer::~Buffer() { release(nullptr); }
 
 void Buffer::release(napi_env env) {
   if (!ptr_) return;
-  raw_free(dev_, ptr_);
+  raw_free(dev_, ptr_, bytes_);
   ptr_ = nullptr;
   MemStats& m = g_mem[static_cast<int>(dev_)];
   m.bytes -= bytes_;
@@ -182,8 +246,15 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
     r.Set("peakBytes", static_cast<double>(g_mem[d].peak));
     r.Set("buffers", static_cast<double>(g_mem[d].buffers));
     r.Set("allocations", static_cast<double>(g_mem[d].allocations));
+    r.Set("cachedBytes", d == 0 ? static_cast<double>(host_cache().cached()) : 0.0);
     return r;
   });
+}
+
+// emptyCache(): frees the cached (unused) host blocks.
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  host_cache().empty();
+  return info.Env().Undefined();
 }
 
 Napi::Value ResetPeakMemory(const Napi::CallbackInfo& info) {
@@ -267,6 +338,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, Backends));
   exports.Set("memory", Napi::Function::New(env, Memory));
   exports.Set("resetPeakMemory", Napi::Function::New(env, ResetPeakMemory));
+  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
   exports.Set("upload", Napi::Function::New(env, Upload));
