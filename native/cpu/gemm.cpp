@@ -9,17 +9,22 @@
 // Packing does the transposes, the bf16 -> f32 conversion and zero-pads partial panels, so the
 // micro-kernel only ever sees full MR x NR tiles; partial tiles of C are computed into a scratch
 // tile and then copied out with alpha/beta applied. beta is applied on the first KC block only.
+// Small f32 problems (few tiles reuse a panel) skip packing and let the kernel read A (any
+// strides) and/or B (rows contiguous) in place; see direct_a / direct_b in run_block.
+// C^T = op(B)^T op(A)^T is computed instead when that fills the tiles better (e.g. N < 64).
 // Kernels (picked at run time with __builtin_cpu_supports, no -march flags needed):
 //   AVX-512: 6 x 64 (24 zmm accumulators; KC=384, MC=96), AVX2+FMA: 6 x 16, portable: 4 x 8.
 //   (6x64 measured ~= 14x32 / 12x32 / 8x48 on Zen 5, all near FMA peak; MATHRL_GEMM_* macros
 //   below allow re-tuning.) MATHRL_GEMM_ISA=generic|avx2 in the environment forces a lower path.
-// Threads: each thread owns a disjoint slab of C (rows or columns, whichever is larger) and runs
-// the whole loop nest on it with private packing buffers (no synchronisation inside a GEMM);
+// Threads: C is cut into slabs of whole micro-tiles (rows or columns, whichever dimension is
+// larger); threads grab slabs from an atomic counter and run the whole loop nest on each with
+// private packing buffers (no other synchronisation inside a GEMM);
 // many small batched GEMMs are instead spread over threads one matrix at a time.
 // bf16 C: the thread's slab is accumulated in an f32 scratch buffer and rounded once at the end.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -36,18 +41,21 @@ namespace {
 #define MATHRL_AVX2 __attribute__((target("avx2,fma")))
 #define MATHRL_INLINE inline __attribute__((always_inline))
 
-// Micro-kernel: acc = Ap(MR x kc) @ Bp(kc x NR); C[MR x NR] = alpha*acc + beta*C (C not read
-// when beta == 0). Ap holds MR floats per k, Bp holds NR floats per k, both 64-byte aligned.
-using KernelFn = void (*)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                          float alpha, float beta);
-// Packs the (rows x kc) block of op(A) starting at A into ceil(rows/MR) zero-padded panels.
+// Micro-kernel: acc = A(MR x kc) @ B(kc x NR); C[MR x NR] = alpha*acc + beta*C (C not read
+// when beta == 0). Element (i, k) of A is A[i*rsa + k*csa]; row k of B is the NR floats at
+// B + k*ldb. A packed panel has rsa = 1, csa = MR; a packed B panel has ldb = NR. The "strided A"
+// variant lets small problems read f32 A in place (no packing); B may likewise be read in place.
+using KernelFn = void (*)(int64_t kc, const float* A, int64_t rsa, int64_t csa, const float* B,
+                          int64_t ldb, float* C, int64_t ldc, float alpha, float beta);
+// Packs a (rows x kc) block into ceil(rows/P) zero-padded panels of P rows (see pack_panels_t).
 using PackFn = void (*)(const void* src, bool bf16, bool trans, int64_t ld, int64_t rows,
                         int64_t kc, float* dst);
 
 struct Isa {
   int MR, NR;
   int64_t KC, MC, NC;
-  KernelFn kernel;
+  KernelFn kernel;     // packed A (rsa/csa ignored)
+  KernelFn kernel_sa;  // strided A
   PackFn packA;  // MR-tall panels
   PackFn packB;  // NR-wide panels
 };
@@ -59,7 +67,7 @@ struct Isa {
 // B, r runs over N with the logical block being op(B)^T, so trans = !transB.
 // always_inline so that the target-specific wrappers below compile it with their ISA.
 
-template <int P, typename T>
+template <typename T>
 MATHRL_INLINE float load_elem(const T* p) {
   if constexpr (sizeof(T) == 2) {
     return bf16_to_f32(*p);
@@ -80,14 +88,14 @@ MATHRL_INLINE void pack_panels_t(const T* src, bool trans, int64_t ld, int64_t r
         for (int64_t k = 0; k < kc; ++k) {
           const T* sk = s + k * ld;
           float* d = dst + k * P;
-          for (int i = 0; i < P; ++i) d[i] = load_elem<P>(sk + i);
+          for (int i = 0; i < P; ++i) d[i] = load_elem(sk + i);
         }
       } else {
         for (int64_t k = 0; k < kc; ++k) {
           const T* sk = s + k * ld;
           float* d = dst + k * P;
           int i = 0;
-          for (; i < pr; ++i) d[i] = load_elem<P>(sk + i);
+          for (; i < pr; ++i) d[i] = load_elem(sk + i);
           for (; i < P; ++i) d[i] = 0.f;
         }
       }
@@ -100,14 +108,14 @@ MATHRL_INLINE void pack_panels_t(const T* src, bool trans, int64_t ld, int64_t r
           float* d = dst + k * P;
           for (int i = 0; i < P; ++i) {
             const T* si = s + i * ld + k;
-            for (int kk = 0; kk < 8; ++kk) d[kk * P + i] = load_elem<P>(si + kk);
+            for (int kk = 0; kk < 8; ++kk) d[kk * P + i] = load_elem(si + kk);
           }
         }
       }
       for (; k < kc; ++k) {
         float* d = dst + k * P;
         int i = 0;
-        for (; i < pr; ++i) d[i] = load_elem<P>(s + i * ld + k);
+        for (; i < pr; ++i) d[i] = load_elem(s + i * ld + k);
         for (; i < P; ++i) d[i] = 0.f;
       }
     }
@@ -126,17 +134,19 @@ MATHRL_INLINE void pack_panels(const void* src, bool bf16, bool trans, int64_t l
 // ------------------------------------------------------------------------------------------
 // Portable kernel (plain C++; the compiler vectorises it with whatever the baseline ISA has).
 
-template <int MR, int NR>
-void kernel_generic(int64_t kc, const float* __restrict Ap, const float* __restrict Bp,
-                    float* C, int64_t ldc, float alpha, float beta) {
+template <int MR, int NR, bool SA>
+void kernel_generic(int64_t kc, const float* __restrict A, int64_t rsa, int64_t csa,
+                    const float* __restrict B, int64_t ldb, float* C, int64_t ldc, float alpha,
+                    float beta) {
+  if (!SA) rsa = 1, csa = MR;
   float acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i) {
-      const float a = Ap[i];
-      for (int j = 0; j < NR; ++j) acc[i][j] += a * Bp[j];
+      const float a = A[i * rsa];
+      for (int j = 0; j < NR; ++j) acc[i][j] += a * B[j];
     }
-    Ap += MR;
-    Bp += NR;
+    A += csa;
+    B += ldb;
   }
   for (int i = 0; i < MR; ++i) {
     float* c = C + i * ldc;
@@ -157,23 +167,25 @@ void pack_generic(const void* src, bool bf16, bool trans, int64_t ld, int64_t ro
 // ------------------------------------------------------------------------------------------
 // AVX2 + FMA kernel: 6 x 16 (12 ymm accumulators).
 
-MATHRL_AVX2 void kernel_avx2_6x16(int64_t kc, const float* __restrict Ap,
-                                  const float* __restrict Bp, float* C, int64_t ldc, float alpha,
-                                  float beta) {
+template <bool SA>
+MATHRL_AVX2 void kernel_avx2_6x16(int64_t kc, const float* __restrict A, int64_t rsa, int64_t csa,
+                                  const float* __restrict B, int64_t ldb, float* C, int64_t ldc,
+                                  float alpha, float beta) {
   constexpr int MR = 6;
+  if (!SA) rsa = 1, csa = MR;
   __m256 acc[MR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
+    const __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
-      const __m256 a = _mm256_broadcast_ss(Ap + i);
+      const __m256 a = _mm256_broadcast_ss(A + i * rsa);
       acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
     }
-    Ap += MR;
-    Bp += 16;
+    A += csa;
+    B += ldb;
   }
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 6
@@ -199,11 +211,11 @@ MATHRL_AVX2 void pack_avx2(const void* src, bool bf16, bool trans, int64_t ld, i
 // ------------------------------------------------------------------------------------------
 // AVX-512 kernel: MR x (16*NV), MR*NV zmm accumulators; B rows are loaded, A is broadcast.
 
-template <int MR, int NV>
-MATHRL_AVX512 void kernel_avx512(int64_t kc, const float* __restrict Ap,
-                                 const float* __restrict Bp, float* C, int64_t ldc, float alpha,
-                                 float beta) {
-  constexpr int NR = 16 * NV;
+template <int MR, int NV, bool SA>
+MATHRL_AVX512 void kernel_avx512(int64_t kc, const float* __restrict A, int64_t rsa, int64_t csa,
+                                 const float* __restrict B, int64_t ldb, float* C, int64_t ldc,
+                                 float alpha, float beta) {
+  if (!SA) rsa = 1, csa = MR;
   __m512 acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
@@ -218,30 +230,34 @@ MATHRL_AVX512 void kernel_avx512(int64_t kc, const float* __restrict Ap,
   do {                                                                         \
     __m512 bv[NV];                                                             \
     _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] =               \
-        _mm512_load_ps((b) + 16 * v);                                          \
+        _mm512_loadu_ps((b) + 16 * v);                                         \
     _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) {                    \
-      const __m512 av = _mm512_set1_ps((a)[i]);                                \
+      const __m512 av = _mm512_set1_ps((a)[i * rsa]);                          \
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] =         \
           _mm512_fmadd_ps(av, bv[v], acc[i][v]);                               \
     }                                                                          \
   } while (0)
   int64_t k = 0;
   for (; k + 4 <= kc; k += 4) {
-    _mm_prefetch(reinterpret_cast<const char*>(Ap + 8 * MR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(Ap + 8 * MR + 16), _MM_HINT_T0);
-    MATHRL_STEP(Ap, Bp);
-    MATHRL_STEP(Ap + MR, Bp + NR);
-    _mm_prefetch(reinterpret_cast<const char*>(Ap + 8 * MR + 32), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(Ap + 8 * MR + 48), _MM_HINT_T0);
-    MATHRL_STEP(Ap + 2 * MR, Bp + 2 * NR);
-    MATHRL_STEP(Ap + 3 * MR, Bp + 3 * NR);
-    Ap += 4 * MR;
-    Bp += 4 * NR;
+    if (!SA) {
+      _mm_prefetch(reinterpret_cast<const char*>(A + 8 * MR), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(A + 8 * MR + 16), _MM_HINT_T0);
+    }
+    MATHRL_STEP(A, B);
+    MATHRL_STEP(A + csa, B + ldb);
+    if (!SA) {
+      _mm_prefetch(reinterpret_cast<const char*>(A + 8 * MR + 32), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(A + 8 * MR + 48), _MM_HINT_T0);
+    }
+    MATHRL_STEP(A + 2 * csa, B + 2 * ldb);
+    MATHRL_STEP(A + 3 * csa, B + 3 * ldb);
+    A += 4 * csa;
+    B += 4 * ldb;
   }
   for (; k < kc; ++k) {
-    MATHRL_STEP(Ap, Bp);
-    Ap += MR;
-    Bp += NR;
+    MATHRL_STEP(A, B);
+    A += csa;
+    B += ldb;
   }
 #undef MATHRL_STEP
 
@@ -295,13 +311,16 @@ Isa make_isa() {
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("fma")) {
     constexpr int MR = MATHRL_GEMM_MR, NR = 16 * MATHRL_GEMM_NV;
-    return {MR, NR, MATHRL_GEMM_KC, MATHRL_GEMM_MC, 4096, &kernel_avx512<MR, MATHRL_GEMM_NV>,
+    return {MR, NR, MATHRL_GEMM_KC, MATHRL_GEMM_MC, 4096, &kernel_avx512<MR, MATHRL_GEMM_NV, false>,
+            &kernel_avx512<MR, MATHRL_GEMM_NV, true>,
             &pack_avx512<MR>, &pack_avx512<NR>};
   }
   if (allow_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return {6, 16, 256, 144, 4096, &kernel_avx2_6x16, &pack_avx2<6>, &pack_avx2<16>};
+    return {6, 16, 256, 144, 4096, &kernel_avx2_6x16<false>, &kernel_avx2_6x16<true>,
+            &pack_avx2<6>, &pack_avx2<16>};
   }
-  return {4, 8, 256, 128, 2048, &kernel_generic<4, 8>, &pack_generic<4>, &pack_generic<8>};
+  return {4, 8, 256, 128, 2048, &kernel_generic<4, 8, false>,
+          &kernel_generic<4, 8, true>, &pack_generic<4>, &pack_generic<8>};
 }
 
 const Isa& isa() {
@@ -361,6 +380,13 @@ void run_block(const Isa& s, const Problem& p, float* C, int64_t ldc, int64_t m0
   const int64_t KC = std::min<int64_t>(s.KC, p.K);
   const int64_t MC = std::min<int64_t>(s.MC, (m1 - m0 + MR - 1) / MR * MR);
   const int64_t NC = std::min<int64_t>(s.NC, (n1 - n0 + NR - 1) / NR * NR);
+  // Small f32 problems skip packing where it would not pay off: A is read in place when at most
+  // one column tile (or, for a small A block, a few) reuses each A panel; B when at most four row
+  // tiles reuse each B panel and its rows are contiguous. Partial edge panels are still packed.
+  const bool direct_a =
+      !p.bf16_in && (n1 - n0 <= NR || (n1 - n0 <= 4 * NR && (m1 - m0) * p.K <= (1 << 16)));
+  const bool direct_b = !p.bf16_in && !p.transB && m1 - m0 <= 4 * MR;
+  const int64_t rsa = p.transA ? 1 : lda, csa = p.transA ? lda : 1;
   Scratch& sc = tl_scratch;
   float* Ap = Scratch::get(sc.a, MC * KC);
   float* Bp = Scratch::get(sc.b, NC * KC);
@@ -372,28 +398,38 @@ void run_block(const Isa& s, const Problem& p, float* C, int64_t ldc, int64_t m0
 
   for (int64_t jc = n0; jc < n1; jc += NC) {
     const int64_t nc = std::min(NC, n1 - jc);
+    const int64_t nc_full = direct_b ? nc / NR * NR : 0;  // columns read in place
     for (int64_t pc = 0; pc < p.K; pc += KC) {
       const int64_t kc = std::min(KC, p.K - pc);
       const float beta = pc == 0 ? p.beta : 1.f;
       // op(B)[pc:+kc, jc:+nc] viewed as (nc x kc) with r = column of C.
-      const void* bsrc = Bb + esz * (p.transB ? jc * ldb + pc : pc * ldb + jc);
-      s.packB(bsrc, p.bf16_in, !p.transB, ldb, nc, kc, Bp);
+      const void* bsrc = Bb + esz * (p.transB ? (jc + nc_full) * ldb + pc : pc * ldb + jc + nc_full);
+      if (nc > nc_full) s.packB(bsrc, p.bf16_in, !p.transB, ldb, nc - nc_full, kc, Bp);
       for (int64_t ic = m0; ic < m1; ic += MC) {
         const int64_t mc = std::min(MC, m1 - ic);
-        const void* asrc = Ab + esz * (p.transA ? pc * lda + ic : ic * lda + pc);
-        s.packA(asrc, p.bf16_in, p.transA, lda, mc, kc, Ap);
+        const int64_t mc_full = direct_a ? mc / MR * MR : 0;  // rows read in place
+        const void* asrc =
+            Ab + esz * (p.transA ? pc * lda + ic + mc_full : (ic + mc_full) * lda + pc);
+        if (mc > mc_full) s.packA(asrc, p.bf16_in, p.transA, lda, mc - mc_full, kc, Ap);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min<int64_t>(NR, nc - jr);
-          const float* bp = Bp + jr * kc;
+          const bool bdirect = jr < nc_full;
+          const float* bp = bdirect ? static_cast<const float*>(p.B) + pc * ldb + jc + jr
+                                    : Bp + (jr - nc_full) * kc;
+          const int64_t ldbk = bdirect ? ldb : NR;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            const float* ap = Ap + ir * kc;
             float* c = C + (ic + ir) * rs + (jc + jr) * cs;
-            if (mr == MR && nr == NR && !p.ct) {
-              s.kernel(kc, ap, bp, c, ldc, p.alpha, beta);
-              continue;
+            float* out = (mr == MR && nr == NR && !p.ct) ? c : tile;
+            const int64_t ldo = out == c ? ldc : NR;
+            const float al = out == c ? p.alpha : 1.f, be = out == c ? beta : 0.f;
+            if (ir < mc_full) {
+              const float* a = static_cast<const float*>(p.A) + (ic + ir) * rsa + pc * csa;
+              s.kernel_sa(kc, a, rsa, csa, bp, ldbk, out, ldo, al, be);
+            } else {
+              s.kernel(kc, Ap + (ir - mc_full) * kc, 1, MR, bp, ldbk, out, ldo, al, be);
             }
-            s.kernel(kc, ap, bp, tile, NR, 1.f, 0.f);
+            if (out == c) continue;
             for (int64_t i = 0; i < mr; ++i) {
               float* ci = c + i * rs;
               const float* ti = tile + i * NR;
@@ -512,30 +548,35 @@ void gemm(const GemmArgs& args) {
     });
     return;
   }
-  // Otherwise split each matrix into slabs of whole micro-tiles along its larger dimension.
-  const int64_t min_work = 1 << 20;  // flops per task, roughly
+  // Otherwise split each matrix into slabs of whole micro-tiles along its larger dimension;
+  // threads take slabs from a shared counter, so a thread that gets less CPU does less work.
+  // Slabs are kept wide enough that the redundant packing of the other operand stays cheap.
+  const bool split_n = N >= M;
+  const int64_t unit = split_n ? s.NR : s.MR;
+  const int64_t extent = split_n ? N : M, other = split_n ? M : N;
+  const int64_t units = (extent + unit - 1) / unit;
+  const double unit_flops = 2.0 * double(unit) * double(other) * double(std::max<int64_t>(K, 1));
+#ifndef MATHRL_SLABS_PER_THREAD
+#define MATHRL_SLABS_PER_THREAD 2
+#endif
+  int64_t slab_units = std::max<int64_t>((split_n ? 256 : 192) / unit, int64_t(1 + 2e6 / unit_flops));
+  slab_units = std::max(slab_units, units / (MATHRL_SLABS_PER_THREAD * threads));
+  slab_units = std::min(slab_units, std::max<int64_t>(1, units / threads));
+  const int64_t slabs = (units + slab_units - 1) / slab_units;
+  const int64_t workers = std::min<int64_t>(threads, slabs);
   for (int64_t b = 0; b < args.batch; ++b) {
     const Problem p = problem(b);
     void* C = cptr(b);
-    if (N >= M) {
-      const int64_t panels = (N + s.NR - 1) / s.NR;
-      const int64_t per_panel = std::max<int64_t>(1, 2 * M * std::max<int64_t>(K, 1) * s.NR);
-      parallel_for(
-          panels,
-          [&](int64_t j0, int64_t j1, int) {
-            run_slab(s, p, C, ldc, bf16_out, 0, M, j0 * s.NR, std::min(N, j1 * s.NR));
-          },
-          std::max<int64_t>(1, min_work / per_panel));
-    } else {
-      const int64_t panels = (M + s.MR - 1) / s.MR;
-      const int64_t per_panel = std::max<int64_t>(1, 2 * N * std::max<int64_t>(K, 1) * s.MR);
-      parallel_for(
-          panels,
-          [&](int64_t i0, int64_t i1, int) {
-            run_slab(s, p, C, ldc, bf16_out, i0 * s.MR, std::min(M, i1 * s.MR), 0, N);
-          },
-          std::max<int64_t>(1, min_work / per_panel));
-    }
+    std::atomic<int64_t> next{0};
+    parallel_for(workers, [&](int64_t, int64_t, int) {
+      for (int64_t i; (i = next.fetch_add(1)) < slabs;) {
+        const int64_t lo = i * slab_units * unit, hi = std::min(extent, (i + 1) * slab_units * unit);
+        if (split_n)
+          run_slab(s, p, C, ldc, bf16_out, 0, M, lo, hi);
+        else
+          run_slab(s, p, C, ldc, bf16_out, lo, hi, 0, N);
+      }
+    });
   }
 }
 
