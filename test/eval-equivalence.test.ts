@@ -121,3 +121,22 @@ const MATH500 = path.resolve(__dirname, '../../shared/data/math/math500_test.jso
     expect(checkedNeq).toBeGreaterThan(300);
   });
 });
+
+describe('robustness: bounded work on hostile answers', () => {
+  test('huge or deeply nested inputs finish quickly and give a boolean', () => {
+    const t0 = Date.now();
+    expect(isEquivalent('\\binom{5}{10^{9}}', '0')).toBe(true);
+    expect(isEquivalent('\\binom{10^{9}}{2}', '499999999500000000')).toBe(true);
+    expect(isEquivalent('\\binom{10^{9}}{10^{8}}', '1')).toBe(false);
+    expect(isEquivalent('('.repeat(5000) + '1' + ')'.repeat(5000), '1')).toBe(false); // too deep: not parsed
+    expect(isEquivalent('1\\text{' + 'a'.repeat(100000), '1')).toBe(false);
+    expect(isEquivalent('9'.repeat(3000), '9'.repeat(3000))).toBe(true);
+    expect(isEquivalent('10^{10^{10}}', '10^{10^{10}}+1')).toBe(false);
+    expect(isEquivalent('1000000!', '1000001!')).toBe(false);
+    const xs = Array.from({ length: 150 }, (_, i) => String(i % 3)); // many equal candidates to match
+    const ys = [...xs].reverse();
+    expect(isEquivalent(xs.join(','), ys.join(','))).toBe(true);
+    expect(isEquivalent(xs.join(','), [...ys.slice(1), '3'].join(','))).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});

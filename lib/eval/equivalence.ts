@@ -44,6 +44,9 @@ const UNIT_RE = new RegExp(
   'i',
 );
 
+/** Answers longer than this are compared as plain strings (no LaTeX processing or parsing). */
+export const MAX_ANSWER_LENGTH = 2000;
+
 export interface NormalizedAnswer {
   /** The canonical string. */
   text: string;
@@ -84,6 +87,8 @@ export function matchBrace(s: string, open: number): number {
 export function normalizeDetailed(input: string): NormalizedAnswer {
   let s = String(input).trim();
   let percent = false;
+  // Bounded work: an "answer" this long is not one; only its whitespace is normalised.
+  if (s.length > MAX_ANSWER_LENGTH) return { text: s.replace(/\s+/g, ' '), percent };
 
   // Unicode forms.
   s = s
@@ -261,6 +266,7 @@ const WORD_RE = /^[A-Za-z]+(?:[ '-][A-Za-z]+)*$/;
 /** Parses a normalised answer into its structure. */
 export function parseAnswer(s: string): AnswerNode {
   s = s.trim();
+  if (s.length > MAX_ANSWER_LENGTH) return { kind: 'scalar', text: s, expr: null };
   // Leading "x =" / "x \in".
   const assign = ASSIGN_RE.exec(s);
   if (assign && assign[0].length < s.length) s = s.slice(assign[0].length).trim();
@@ -378,24 +384,28 @@ function nodeEqual(a: AnswerNode, b: AnswerNode, opts: EquivalenceOptions): bool
   }
 }
 
-/** Multiset equality under nodeEqual (a perfect matching, found by backtracking; lists are short). */
+/**
+ * Multiset equality under nodeEqual: a perfect matching between the two lists (Kuhn's augmenting
+ * paths, O(n^3) at worst); lists longer than 200 are compared in order.
+ */
 function multisetEqual(xs: AnswerNode[], ys: AnswerNode[], opts: EquivalenceOptions): boolean {
   if (xs.length !== ys.length) return false;
-  if (xs.length > 12) return xs.every((x, i) => nodeEqual(x, ys[i], opts));
+  if (xs.length > 200) return xs.every((x, i) => nodeEqual(x, ys[i], opts));
   const eq = xs.map((x) => ys.map((y) => nodeEqual(x, y, opts)));
-  const used = new Array<boolean>(ys.length).fill(false);
-  const match = (i: number): boolean => {
-    if (i === xs.length) return true;
+  const owner = new Array<number>(ys.length).fill(-1);
+  const augment = (i: number, seen: boolean[]): boolean => {
     for (let j = 0; j < ys.length; j++) {
-      if (!used[j] && eq[i][j]) {
-        used[j] = true;
-        if (match(i + 1)) return true;
-        used[j] = false;
+      if (!eq[i][j] || seen[j]) continue;
+      seen[j] = true;
+      if (owner[j] < 0 || augment(owner[j], seen)) {
+        owner[j] = i;
+        return true;
       }
     }
     return false;
   };
-  return match(0);
+  for (let i = 0; i < xs.length; i++) if (!augment(i, new Array<boolean>(ys.length).fill(false))) return false;
+  return true;
 }
 
 const cache = new Map<string, { norm: NormalizedAnswer; node: AnswerNode }>();

@@ -472,8 +472,9 @@ export function evalExact(e: Expr): Rational | null {
         case 'binom': {
           if (a.d !== 1n || b.d !== 1n || b.n < 0n || a.n < 0n || a.n > 5000n) return null;
           if (b.n > a.n) return rat(0n);
+          const m = b.n < a.n - b.n ? b.n : a.n - b.n;
           let r = 1n;
-          for (let i = 0n; i < b.n; i++) r = (r * (a.n - i)) / (i + 1n);
+          for (let i = 0n; i < m; i++) r = (r * (a.n - i)) / (i + 1n);
           return rat(r);
         }
         case 'pow': {
@@ -560,8 +561,11 @@ export function evalNumber(e: Expr, env: Record<string, number> = {}): number {
       return Math.pow(a, b);
     case 'binom': {
       if (!Number.isInteger(a) || !Number.isInteger(b) || b < 0 || a < 0) return NaN;
+      if (b > a) return 0;
+      const m = Math.min(b, a - b);
+      if (m > 100000) return NaN; // bounded work; such values are not answers
       let r = 1;
-      for (let i = 0; i < b; i++) r = (r * (a - i)) / (i + 1);
+      for (let i = 0; i < m; i++) r = (r * (a - i)) / (i + 1);
       return r;
     }
   }
