@@ -6,7 +6,9 @@ import * as path from 'path';
 import {
   DEEPSEEKMATH_COT_SUFFIX,
   buildPrompt,
+  extractAnswer,
   gsm8kFinalAnswer,
+  isEquivalent,
   loadGsm8k,
   loadMath500,
   stripCalculatorAnnotations,
@@ -32,6 +34,9 @@ const haveData = fs.existsSync(path.join(DATA, 'gsm8k/test.jsonl'));
     expect(train[345].answer).toBe('1080'); // "#### 1,080" in the file
     for (const p of [...train, ...test]) expect(p.answer).toMatch(/^-?\d+(\.\d+)?$/);
     expect(new Set(test.map((p) => p.id)).size).toBe(1319);
+    // The reference solutions score as correct through extraction + equivalence.
+    const raw = fs.readFileSync(path.join(DATA, 'gsm8k/test.jsonl'), 'utf8').trim().split('\n');
+    raw.forEach((l, i) => expect([i, isEquivalent(extractAnswer(JSON.parse(l).answer), test[i].answer)]).toEqual([i, true]));
   });
 
   test('MATH-500: 500 problems with level, subject and unique ids', () => {

@@ -144,6 +144,9 @@ export function normalizeDetailed(input: string): NormalizedAnswer {
   // Plain unit words after a number: "5 cm", "10 dollars", "15 cm^2".
   const unit = UNIT_RE.exec(s);
   if (unit) s = unit[1].trim();
+  // Any words after a plain number (GSM8K style "18 eggs", "5 apples per day").
+  const words = /^([-+]?\d[\d,]*(?:\.\d+)?)\s+[a-zA-Z]{3,}[a-zA-Z\s.'-]*$/.exec(s);
+  if (words) s = words[1];
 
   // Words joining several answers.
   s = s.replace(/\s+(?:and|or)\s+/g, ', ');
