@@ -86,3 +86,39 @@ export { LlamaModel, parameterShapes } from './model/llama';
 export type { LlamaModelOptions, InitOptions, ForwardOptions, LossOptions, LossResult } from './model/llama';
 export { AdamW } from './optim/adamw';
 export type { AdamWConfig, StepOptions, StepResult } from './optim/adamw';
+export {
+  extractAnswer,
+  findBoxes,
+  lastBoxed,
+  normalizeAnswer,
+  isEquivalent,
+  parseExpr,
+  evalExact,
+  evalNumber,
+  greedyAccuracy,
+  majorityVote,
+  majorityAtK,
+  passAtK,
+  meanPassAtK,
+  loadGsm8k,
+  loadMath500,
+  gsm8kFinalAnswer,
+  buildPrompt,
+  DEEPSEEKMATH_COT_SUFFIX,
+  evaluate,
+  scoreProblem,
+  summarize,
+} from './eval';
+export type {
+  AnswerFormat,
+  ExtractOptions,
+  EquivalenceOptions,
+  MathProblem,
+  LoadOptions as DatasetLoadOptions,
+  MalformedLine,
+  PromptOptions,
+  GenerateFn,
+  ProblemRecord,
+  EvalReport,
+  EvaluateOptions,
+} from './eval';
