@@ -85,3 +85,5 @@ export { LlamaModel, parameterShapes } from './model/llama';
 export type { LlamaModelOptions, InitOptions, ForwardOptions, LossOptions, LossResult } from './model/llama';
 export { AdamW } from './optim/adamw';
 export type { AdamWConfig, StepOptions, StepResult } from './optim/adamw';
+export { sample } from './ops/sample';
+export type { SampleOptions, SampleResult, PerRow } from './ops/sample';
