@@ -38,8 +38,10 @@ export interface SampleOptions {
    */
   repetitionPenalty?: PerRow;
   /**
-   * i32 [R, L] tokens to penalise, on the logits' device; negative ids are padding (use -1). An id
-   * >= V is an Error on the CPU; on CUDA it is ignored (the kernel never reads outside the row).
+   * i32 [R, L] tokens to penalise, on the logits' device; negative ids are padding (use -1). Read only
+   * when some row's repetitionPenalty is not 1; then an id >= V is an Error on the CPU (thrown before
+   * anything is written) and ignored on CUDA (the kernel never reads outside the row). CUDA keeps a
+   * bitmask of the row's previous tokens in shared memory, so there V must be <= 327,680.
    */
   previousTokens?: Tensor;
   /**
