@@ -122,3 +122,5 @@ export type {
   EvalReport,
   EvaluateOptions,
 } from './eval';
+export { sample } from './ops/sample';
+export type { SampleOptions, SampleResult, PerRow } from './ops/sample';

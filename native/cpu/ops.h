@@ -86,5 +86,17 @@ void embedding_backward(DType dt, int64_t N, int64_t V, int64_t D, const void* d
 void cross_entropy(DType dt, int64_t N, int64_t V, const void* logits, const int32_t* targets, int32_t ignore_index,
                    bool has_scale, float grad_scale, float* losses, float* loss, float* count, void* dlogits);
 
+// ---- Sampling (sample) -------------------------------------------------------------------------
+// One token per row of logits [R, V] (dtype dt). Per-row parameters: fparams f32 [R, 4] =
+// (temperature, top_p, min_p, repetition_penalty), iparams i32 [R, 3] = (top_k, seed, stream).
+// prev i32 [R, L] (L may be 0, prev then unused): tokens to penalise, negative ids are padding; an id
+// >= V is an Error on the CPU (thrown before writing) and ignored on CUDA (whose penalty needs
+// V <= 327,680). Filters: penalty -> d = (v - vmax)/T -> top-k -> top-p -> min-p, each a threshold on d
+// (ties at a threshold kept); the draw is the inverse CDF, in index order, of the kept softmax at
+// u = sample_uniform(seed, stream, offset) (native/philox.h). T <= 0: greedy (argmax, lowest index).
+// tokens[r] = -1 and logprobs[r] = NaN for a row with NaN / +inf or no finite logit.
+void sample(DType dt, int64_t R, int64_t V, const void* logits, const float* fparams, const int32_t* iparams,
+            int64_t L, const int32_t* prev, uint64_t offset, int32_t* tokens, float* logprobs);
+
 }  // namespace cpu
 }  // namespace mathrl
