@@ -197,7 +197,15 @@ export function getTokenizer(v: Values, texts: () => Iterable<string>, defaultVo
   const vocab = num(v, 'vocab-size') ?? defaultVocab;
   if (vocab < 260) throw new Error(`--vocab-size must be at least 260 (256 bytes + special tokens), got ${vocab}`);
   const t0 = Date.now();
-  const tok = trainBpe(texts(), { vocabSize: vocab });
+  let n = 0;
+  const counted = function* (): Generator<string> {
+    for (const t of texts()) {
+      n++;
+      yield t;
+    }
+  };
+  const tok = trainBpe(counted(), { vocabSize: vocab });
+  if (n === 0) throw new Error(`no documents in ${list(v, 'data')?.join(', ') ?? 'the data'} (empty?)`);
   const out = path.join(str(v, 'out')!, 'tokenizer');
   tok.save(out);
   log(`trained a ${tok.vocabSize}-token BPE tokenizer in ${((Date.now() - t0) / 1000).toFixed(1)}s → ${out}`);
