@@ -193,7 +193,8 @@ export function* readCorpus(files: string | string[], opts: CorpusOptions = {}):
         if (cur.length === 0) start = lineNo;
         cur.push(text);
       }
-      if (cur.length && cur.join('\n').trim() !== '') yield { text: cur.join('\n'), file, line: start };
+      while (cur.length && cur[cur.length - 1].trim() === '') cur.pop(); // trailing blank lines
+      if (cur.length) yield { text: cur.join('\n'), file, line: start };
     }
   }
 }
