@@ -70,7 +70,7 @@ export const command: CliCommand = {
         const presetVocab = LLAMA_PRESETS[(str(v, 'preset') ?? 'tiny-1m') as LlamaPresetName]?.vocabSize ?? 4096;
         // from scratch: a BPE over the conversations as the DeepSeekMath format writes them
         const texts = function* (): Generator<string> {
-          for (const ex of readSft(data, { cotSuffix, onBadLine: 'skip', report: new InputReport() }))
+          for (const ex of readSft(data, { cotSuffix, onBadLine, report: new InputReport() }))
             for (const m of ex.messages) yield m.content;
         };
         tok = getTokenizer(v, texts, presetVocab, log);
