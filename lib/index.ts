@@ -124,3 +124,30 @@ export type {
 } from './eval';
 export { sample } from './ops/sample';
 export type { SampleOptions, SampleResult, PerRow } from './ops/sample';
+  readLines, readCorpus, tokenizeCorpus, unigramCrossEntropy, TokenFile, TokenFileWriter, InputReport,
+  TOKEN_FILE_MAGIC, TOKEN_FILE_HEADER_BYTES,
+} from './data/tokens';
+export type {
+  CorpusOptions, CorpusDocument, TokenFileHeader, TokenizeCorpusOptions, TokenizeCorpusResult, OnBadLine, BadLine,
+} from './data/tokens';
+export { PretrainLoader, fillRow, emptyBatch, IGNORE_INDEX } from './data/packing';
+export type { Batch, LoaderState, PackOptions } from './data/packing';
+export {
+  COT_SUFFIX, gsm8kSolution, toMessages, readSft, tokenizeConversation, loadSftDataset, SftLoader,
+} from './data/sft';
+export type { SftReadOptions, SftExample, TokenizedExample, SftDatasetOptions, SftDataset, SftPackOptions } from './data/sft';
+export { Trainer, PretrainTrainer, SFTTrainer } from './train/trainer';
+export type {
+  TrainerConfig, TrainerCallbacks, StepMetrics, EvalMetrics, CheckpointInfo, TrainResult, ModelSource,
+  PretrainTrainerOptions, SFTTrainerOptions,
+} from './train/trainer';
+export { lrAt } from './train/schedule';
+export type { LrSchedule } from './train/schedule';
+export {
+  saveTrainingCheckpoint, listCheckpoints, latestCheckpoint, readTrainerState, restoreWeights, loadModelDir, writeFileAtomic,
+  CHECKPOINTS_DIR,
+} from './train/checkpoint';
+export { Rng } from './util/rng';
+export type { RngState } from './util/rng';
+export { linePlotSvg, niceTicks } from './util/plot';
+export type { PlotSeries, PlotOptions } from './util/plot';

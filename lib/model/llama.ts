@@ -42,6 +42,13 @@ export interface ForwardOptions {
 export interface LossOptions extends ForwardOptions {
   /** Label value that is not scored (default -100, as HF). */
   ignoreIndex?: number;
+  /**
+   * Scale of dlogits (default 1/count: the gradient of this batch's mean loss). Gradient accumulation
+   * passes 1/(scored tokens of all micro-batches) so the summed gradient is that of the overall mean.
+   */
+  gradScale?: number;
+  /** Only the loss: no dlogits are kept (evaluation); backward() cannot follow. */
+  noGrad?: boolean;
 }
 
 export interface LossResult {
@@ -212,6 +219,41 @@ export class LlamaModel {
       throw e;
     }
     return new LlamaModel(config, params, { ...opts, device });
+  }
+
+  /**
+   * Replaces the weights with `tensors` (e.g. a checkpoint being resumed): every parameter name must be
+   * present with its shape; values are converted to f32 on the model's device. The map's tensors are not
+   * kept. Optimizers holding this.params see the new weights.
+   */
+  loadParams(tensors: Map<string, Tensor>): void {
+    const shapes = parameterShapes(this.config);
+    const missing = [...shapes.keys()].filter((k) => !tensors.has(k));
+    if (missing.length)
+      throw new Error(`LlamaModel.loadParams: missing ${missing.length} tensors, e.g. ${missing.slice(0, 3).join(', ')}`);
+    const next = new Map<string, Tensor>();
+    try {
+      for (const [name, shape] of shapes) {
+        const t = tensors.get(name)!;
+        if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+          throw new RangeError(`LlamaModel.loadParams: ${name} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)}`);
+        const f = t.dtype === 'f32' ? t.clone() : cast(t, 'f32');
+        if (f.device === this.device) next.set(name, f);
+        else {
+          next.set(name, f.to(this.device));
+          f.dispose();
+        }
+      }
+    } catch (e) {
+      for (const t of next.values()) t.dispose();
+      throw e;
+    }
+    this.releaseCache();
+    for (const [name, t] of next) {
+      this.params.get(name)?.dispose();
+      this.params.set(name, t);
+    }
+    this.paramsChanged();
   }
 
   private param(name: string): Tensor {
@@ -416,10 +458,16 @@ export class LlamaModel {
     const flat = logits.reshape([N, this.config.vocabSize]);
     logits.dispose();
     const lab = labels.device === this.device ? labels.reshape([N]) : labels.to(this.device).reshape([N]);
-    const ce = crossEntropy(flat, lab, { ignoreIndex: opts.ignoreIndex ?? -100, inPlace: true });
+    const ce = crossEntropy(flat, lab, {
+      ignoreIndex: opts.ignoreIndex ?? -100,
+      inPlace: !opts.noGrad,
+      gradScale: opts.gradScale,
+      computeGrad: !opts.noGrad,
+    });
     lab.dispose();
     this.cache!.dlogits = ce.dlogits;
     if (ce.dlogits !== flat) flat.dispose();
+    if (opts.noGrad) this.releaseCache();
     const loss = ce.loss.item();
     const count = ce.count.item();
     ce.loss.dispose();

@@ -85,6 +85,34 @@ export class AdamW {
     return out;
   }
 
+  /**
+   * Restores moment buffers saved from stateTensors() (names `${param}.exp_avg` / `.exp_avg_sq`) and the
+   * step count, e.g. when resuming from a checkpoint. The tensors are copied to the parameters' device
+   * (as f32); every name must match a parameter of the same shape.
+   */
+  loadState(tensors: Map<string, Tensor>, stepCount: number): void {
+    if (!Number.isSafeInteger(stepCount) || stepCount < 0) throw new RangeError(`AdamW.loadState: bad step count ${stepCount}`);
+    const next: [Map<string, Tensor>, string, Tensor][] = [];
+    try {
+      for (const [key, t] of tensors) {
+        const m = /^(.*)\.(exp_avg|exp_avg_sq)$/.exec(key);
+        const p = m ? this.params.get(m[1]) : undefined;
+        if (!m || !p) throw new Error(`AdamW.loadState: "${key}" is not the state of a parameter`);
+        if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]))
+          throw new RangeError(`AdamW.loadState: "${key}" has shape [${t.shape}], its parameter [${p.shape}]`);
+        const f = t.dtype === 'f32' ? (t.device === p.device ? t.clone() : t.to(p.device)) : undefined;
+        if (!f) throw new TypeError(`AdamW.loadState: "${key}" must be f32, got ${t.dtype}`);
+        next.push([m[2] === 'exp_avg' ? this.m : this.v, m[1], f]);
+      }
+    } catch (e) {
+      for (const [, , t] of next) t.dispose();
+      throw e;
+    }
+    this.dispose();
+    for (const [map, name, t] of next) map.set(name, t);
+    this.stepCount = stepCount;
+  }
+
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
     this.m.clear();
