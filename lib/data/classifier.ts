@@ -28,7 +28,7 @@ export type LossKind = 'softmax' | 'ova';
 export interface ClassifierOptions {
   /** Size of the document vector (default 16). */
   dim?: number;
-  /** Hash buckets for words and n-grams (default 2^20). */
+  /** Hash buckets for words and n-grams (default 2^18; raise it for large training sets). */
   buckets?: number;
   /** Longest word n-gram used as a feature (default 2: words and bigrams). */
   wordNgrams?: number;
@@ -272,7 +272,7 @@ export class FastTextClassifier {
     const model = new FastTextClassifier({
       labels,
       dim,
-      buckets: opts.buckets ?? 1 << 20,
+      buckets: opts.buckets ?? 1 << 18,
       wordNgrams: opts.wordNgrams ?? 2,
       loss: opts.loss ?? 'softmax',
       maxTokens: opts.maxTokens ?? 0,

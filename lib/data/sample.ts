@@ -9,6 +9,7 @@
 //   benchmarks/gsm8k/test.jsonl, benchmarks/math/math500_test.jsonl   the verbatim benchmark lines
 //                              planted as leaks (lib/data/benchmark-excerpt.ts), laid out like ../shared/data
 //   truth.json                 what was planted: leaks, URL duplicates, near duplicates
+//   annotations.txt            URL patterns standing in for the manual annotation of proposed domains
 //
 // Topics. 'math' pages are of two kinds: formula pages (equations in LaTeX, theorem/proof vocabulary,
 // like the seeds) and narrative pages (history and ideas of mathematics in plain words, no formulas),
@@ -241,12 +242,14 @@ interface DomainSpec {
   section: string;
 }
 
+const FORUM = 'forum.example.com';
+
 const DOMAINS: DomainSpec[] = [
   { host: 'algebra-notes.example.org', share: 0.04, mix: { formula: 1 }, section: 'notes' },
   { host: 'calculus.example.edu', share: 0.04, mix: { formula: 0.9, news: 0.1 }, section: 'lectures' },
   { host: 'mathhistory.example.org', share: 0.035, mix: { formula: 0.3, narrative: 0.7 }, section: 'essays' },
   { host: 'numbertheory.example.net', share: 0.03, mix: { formula: 0.25, narrative: 0.75 }, section: 'posts' },
-  { host: 'forum.example.com', share: 0.13, mix: { formula: 0.12, narrative: 0.03, tech: 0.3, travel: 0.2, cooking: 0.2, garden: 0.15 }, section: 'thread' },
+  { host: FORUM, share: 0.13, mix: { formula: 0.12, narrative: 0.03, tech: 0.3, travel: 0.2, cooking: 0.2, garden: 0.15 }, section: 'thread' },
   { host: 'news.example.com', share: 0.12, mix: { news: 1 }, section: 'story' },
   { host: 'recipes.example.net', share: 0.09, mix: { cooking: 1 }, section: 'recipe' },
   { host: 'travel.example.org', share: 0.09, mix: { travel: 1 }, section: 'trips' },
@@ -347,7 +350,9 @@ export function makeSample(opts: SampleOptions = {}): SamplePool {
     const n = Math.round(N * d.share);
     for (let i = 0; i < n; i++) {
       const t = pickTopic(r, d.mix);
-      pool.push({ url: uniqueUrl(d.host, d.section), text: makePage(r, t), label: labelOf(t) });
+      // The forum files threads by board (/math/thread/…, /travel/thread/…).
+      const section = d.host === FORUM ? `${labelOf(t) === 'math' ? 'math' : t}/thread` : d.section;
+      pool.push({ url: uniqueUrl(d.host, section), text: makePage(r, t), label: labelOf(t) });
     }
   }
   let blogN = Math.round(N * BLOG_SHARE);
@@ -358,7 +363,7 @@ export function makeSample(opts: SampleOptions = {}): SamplePool {
     const host = `blog-${b}.example.net`;
     for (let i = 0; i < n; i++) {
       const t: Topic = mathBlog ? (r.next() < 0.7 ? 'formula' : 'narrative') : r.pick(OTHER_TOPICS);
-      pool.push({ url: uniqueUrl(host, 'post'), text: makePage(r, t), label: labelOf(t) });
+      pool.push({ url: uniqueUrl(host, mathBlog ? 'math-notes' : 'post'), text: makePage(r, t), label: labelOf(t) });
     }
   }
   const truth: SampleTruth = { leaks: [], urlDuplicates: [], nearDuplicates: [] };
@@ -382,7 +387,7 @@ export function makeSample(opts: SampleOptions = {}): SamplePool {
   // Benchmark leaks, on the forum: GSM8K questions and solutions, MATH-500 problems (10-gram rule) and
   // one MATH-500 answer of 3-9 words (short-text rule).
   const leak = (text: string, source: 'gsm8k' | 'math500', field: string, rule: 'ngram' | 'short') => {
-    const url = uniqueUrl('forum.example.com', 'thread');
+    const url = uniqueUrl(FORUM, 'math/thread');
     const pre = r.pick(['Homework help needed.', 'Can someone check my work?', 'Stuck on this one.']);
     const post = r.pick(['Thanks in advance!', 'Any hints appreciated.', 'I keep getting a different answer.']);
     pool.push({ url, text: `${pre} ${text} ${post}`, label: 'math' });
@@ -414,6 +419,16 @@ export function makeSample(opts: SampleOptions = {}): SamplePool {
   return { pool, seeds, train: labelled.slice(0, cut), test: labelled.slice(cut), truth };
 }
 
+/**
+ * The stand-in for DeepSeekMath's manual annotation of proposed domains: URL patterns (matched
+ * against normalised URLs) that a person would judge math-related after looking at the domains.
+ */
+export const ANNOTATIONS = `# URL patterns judged math-related (one regular expression a line, matched against normalised URLs)
+^https://(algebra-notes|calculus|mathhistory|numbertheory)\\.example\\.[a-z]+/
+^https://forum\\.example\\.com/math/
+^https://blog-[0-9]+\\.example\\.net/math-notes/
+`;
+
 function writeJsonl(file: string, rows: unknown[]): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, rows.map((x) => JSON.stringify(x) + '\n').join(''));
@@ -436,5 +451,6 @@ export function writeSample(dir: string, opts: SampleOptions & { shardSize?: num
   bench(path.join(dir, 'benchmarks', 'gsm8k', 'test.jsonl'), GSM8K_TEST_EXCERPT);
   bench(path.join(dir, 'benchmarks', 'math', 'math500_test.jsonl'), MATH500_EXCERPT);
   fs.writeFileSync(path.join(dir, 'truth.json'), JSON.stringify(s.truth, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'annotations.txt'), ANNOTATIONS);
   return s;
 }
