@@ -85,3 +85,4 @@ export { LlamaModel, parameterShapes } from './model/llama';
 export type { LlamaModelOptions, InitOptions, ForwardOptions, LossOptions, LossResult } from './model/llama';
 export { AdamW } from './optim/adamw';
 export type { AdamWConfig, StepOptions, StepResult } from './optim/adamw';
+export * as data from './data';

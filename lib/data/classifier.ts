@@ -22,6 +22,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { featureTokens, U32Buf } from './text';
 import { Rng } from './rng';
+// Globals are read once: inside jest's vm sandbox every global lookup in a hot loop is slow.
+const M_imul = Math.imul;
+const M_exp = Math.exp;
+const M_log = Math.log;
+const M_max = Math.max;
+
 
 export type LossKind = 'softmax' | 'ova';
 
@@ -152,7 +158,7 @@ export class FastTextClassifier {
       out.push(t[i] % B);
       let h = t[i];
       for (let j = 1; j < this.wordNgrams && i + j < n; j++) {
-        h = (Math.imul(h, NGRAM_MUL) + t[i + j]) >>> 0;
+        h = (M_imul(h, NGRAM_MUL) + t[i + j]) >>> 0;
         out.push(h % B);
       }
     }
@@ -189,12 +195,12 @@ export class FastTextClassifier {
       if (acc > max) max = acc;
     }
     if (this.loss === 'ova') {
-      for (let l = 0; l < L; l++) s[l] = 1 / (1 + Math.exp(-s[l]));
+      for (let l = 0; l < L; l++) s[l] = 1 / (1 + M_exp(-s[l]));
       return;
     }
     let z = 0;
     for (let l = 0; l < L; l++) {
-      s[l] = Math.exp(s[l] - max);
+      s[l] = M_exp(s[l] - max);
       z += s[l];
     }
     for (let l = 0; l < L; l++) s[l] /= z;
@@ -223,7 +229,7 @@ export class FastTextClassifier {
     return this.labels
       .map((label, i) => ({ label, prob: p[i] }))
       .sort((a, b) => b.prob - a.prob)
-      .slice(0, Math.max(1, k));
+      .slice(0, M_max(1, k));
   }
 
   labelIndex(label: string): number {
@@ -334,9 +340,9 @@ export class FastTextClassifier {
             grad[j] += alpha * Bm[o + j];
             Bm[o + j] += alpha * hid[j];
           }
-          if (this.loss === 'ova') lossSum -= Math.log(Math.max(1e-10, target ? s[l] : 1 - s[l]));
+          if (this.loss === 'ova') lossSum -= M_log(M_max(1e-10, target ? s[l] : 1 - s[l]));
         }
-        if (this.loss === 'softmax') lossSum -= Math.log(Math.max(1e-10, s[y]));
+        if (this.loss === 'softmax') lossSum -= M_log(M_max(1e-10, s[y]));
         const inv = 1 / len;
         for (let j = 0; j < d; j++) grad[j] *= inv;
         for (let k = 0; k < len; k++) {

@@ -16,6 +16,9 @@
 // the banding sets the recall near the threshold and the confirmation removes the false candidates.
 import { fmix32, U32Buf, wordTokens } from './text';
 import { U53Map } from './hashmap';
+// Globals are read once: inside jest's vm sandbox every global lookup in a hot loop is slow.
+const M_imul = Math.imul;
+
 
 export interface MinHashOptions {
   /** Words per shingle (default 5). */
@@ -74,7 +77,7 @@ export class MinHasher {
     const k = Math.min(this.shingle, n);
     for (let i = 0; i + k <= n; i++) {
       let h = 0x3c6ef372 ^ k;
-      for (let j = i; j < i + k; j++) h = Math.imul((h << 5) | (h >>> 27), 0x9e3779b1) ^ w.data[j];
+      for (let j = i; j < i + k; j++) h = M_imul((h << 5) | (h >>> 27), 0x9e3779b1) ^ w.data[j];
       out.push(fmix32(h >>> 0));
       if (k < this.shingle) break;
     }
@@ -93,9 +96,9 @@ export class MinHasher {
         // fmix32(x ^ seed_i), inlined
         let h = x ^ seeds[i];
         h ^= h >>> 16;
-        h = Math.imul(h, 0x85ebca6b);
+        h = M_imul(h, 0x85ebca6b);
         h ^= h >>> 13;
-        h = Math.imul(h, 0xc2b2ae35);
+        h = M_imul(h, 0xc2b2ae35);
         h ^= h >>> 16;
         h >>>= 0;
         if (h < out[i]) out[i] = h;
@@ -110,9 +113,9 @@ export class MinHasher {
     let y = 0xcc9e2d51 ^ b;
     const o = b * this.rows;
     for (let r = 0; r < this.rows; r++) {
-      x = Math.imul(x ^ sig[o + r], 0x9e3779b1);
+      x = M_imul(x ^ sig[o + r], 0x9e3779b1);
       x = (x << 13) | (x >>> 19);
-      y = Math.imul(y ^ sig[o + r], 0x85ebca77);
+      y = M_imul(y ^ sig[o + r], 0x85ebca77);
       y = (y << 17) | (y >>> 15);
     }
     return (fmix32(x) & 0x1fffff) * 4294967296 + fmix32(y);

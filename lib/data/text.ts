@@ -10,6 +10,9 @@
 //   of the text, whatever punctuation or markup surrounds them.
 // Code units ≥ 0x80 count as letters, except Unicode spaces (separators) and the General Punctuation
 // block U+2000–U+206F (curly quotes, dashes), which are punctuation. Only ASCII is case-folded.
+// Globals are read once: inside jest's vm sandbox every global lookup in a hot loop is slow.
+const M_imul = Math.imul;
+
 
 /** A growable Uint32Array (hash buffer). */
 export class U32Buf {
@@ -42,9 +45,9 @@ const H2_MUL = 0x5bd1e995;
 /** murmur3's 32-bit finaliser. */
 export function fmix32(h: number): number {
   h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+  h = M_imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = M_imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }
@@ -52,7 +55,7 @@ export function fmix32(h: number): number {
 /** FNV-1a over a string's UTF-16 code units (no case folding). */
 export function fnv1a(s: string): number {
   let h = FNV_OFFSET;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  for (let i = 0; i < s.length; i++) h = M_imul(h ^ s.charCodeAt(i), FNV_PRIME);
   return h >>> 0;
 }
 
@@ -62,8 +65,8 @@ export function hash53(s: string): number {
   let b = H2_OFFSET;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, FNV_PRIME);
-    b = Math.imul(b ^ c, H2_MUL);
+    a = M_imul(a ^ c, FNV_PRIME);
+    b = M_imul(b ^ c, H2_MUL);
     b ^= b >>> 15;
   }
   return (fmix32(a) & 0x1fffff) * 4294967296 + fmix32(b);
@@ -105,13 +108,13 @@ export function featureTokens(text: string, out: U32Buf): void {
       i++;
       continue;
     }
-    let h = Math.imul(FNV_OFFSET ^ lower(c), FNV_PRIME);
+    let h = M_imul(FNV_OFFSET ^ lower(c), FNV_PRIME);
     i++;
     if (k !== 3) {
       while (i < n) {
         const d = text.charCodeAt(i);
         if (charClass(d) !== k) break;
-        h = Math.imul(h ^ lower(d), FNV_PRIME);
+        h = M_imul(h ^ lower(d), FNV_PRIME);
         i++;
       }
     }
@@ -140,8 +143,8 @@ export function wordTokens(text: string, h1: U32Buf, h2: U32Buf | null): void {
       i++;
       if (k === 3) continue;
       const l = lower(c);
-      a = Math.imul(a ^ l, FNV_PRIME);
-      b = Math.imul(b ^ l, H2_MUL);
+      a = M_imul(a ^ l, FNV_PRIME);
+      b = M_imul(b ^ l, H2_MUL);
       b ^= b >>> 15;
       len++;
     }
@@ -179,9 +182,9 @@ export function ngramKey(h1: Uint32Array, h2: Uint32Array, start: number, n: num
   let a = 0x2545f491 ^ n;
   let b = 0x6a09e667 ^ n;
   for (let j = start; j < start + n; j++) {
-    a = Math.imul(a ^ h1[j], 0x9e3779b1);
+    a = M_imul(a ^ h1[j], 0x9e3779b1);
     a = (a << 13) | (a >>> 19);
-    b = Math.imul(b ^ h2[j], 0x85ebca77);
+    b = M_imul(b ^ h2[j], 0x85ebca77);
     b = (b << 17) | (b >>> 15);
   }
   return (fmix32(a) & 0x1fffff) * 4294967296 + fmix32(b);
