@@ -17,8 +17,8 @@
 // math domains, so the domain step of `iterate` finds them. 'other' pages are news, cooking, travel,
 // sports, technology, gardening, markets (with numbers) and general history (narrative, like the
 // hard math pages). The pool also holds pages with URL variants of other pages (same text), near
-// duplicates of pages of 60+ words (1% of the words changed, a footer added, another URL; J ≈ 0.9), and pages quoting GSM8K test
-// questions / solutions and MATH-500 problems / a short answer verbatim.
+// duplicates of pages of 60+ words (1% of the words changed, a footer added, another URL; J ≈ 0.9),
+// and pages quoting GSM8K test questions / solutions and MATH-500 problems / a short answer verbatim.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Rng } from './rng';
