@@ -151,3 +151,4 @@ export { Rng } from './util/rng';
 export type { RngState } from './util/rng';
 export { linePlotSvg, niceTicks } from './util/plot';
 export type { PlotSeries, PlotOptions } from './util/plot';
+export * as data from './data';
