@@ -124,6 +124,7 @@ export type {
 } from './eval';
 export { sample } from './ops/sample';
 export type { SampleOptions, SampleResult, PerRow } from './ops/sample';
+export {
   readLines, readCorpus, tokenizeCorpus, unigramCrossEntropy, TokenFile, TokenFileWriter, InputReport,
   TOKEN_FILE_MAGIC, TOKEN_FILE_HEADER_BYTES,
 } from './data/tokens';
