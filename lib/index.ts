@@ -85,3 +85,5 @@ export { LlamaModel, parameterShapes } from './model/llama';
 export type { LlamaModelOptions, InitOptions, ForwardOptions, LossOptions, LossResult } from './model/llama';
 export { AdamW } from './optim/adamw';
 export type { AdamWConfig, StepOptions, StepResult } from './optim/adamw';
+export { grpoLoss, grpoMetrics, GRPO_METRIC_NAMES } from './ops/grpoLoss';
+export type { GrpoLossInputs, GrpoLossOptions, GrpoLossResult, GrpoLossType, GrpoMetrics } from './ops/grpoLoss';
