@@ -87,3 +87,5 @@ export { AdamW } from './optim/adamw';
 export type { AdamWConfig, StepOptions, StepResult } from './optim/adamw';
 export { grpoLoss, grpoMetrics, GRPO_METRIC_NAMES } from './ops/grpoLoss';
 export type { GrpoLossInputs, GrpoLossOptions, GrpoLossResult, GrpoLossType, GrpoMetrics } from './ops/grpoLoss';
+export { groupAdvantages, processAdvantages } from './ops/grpoAdvantages';
+export type { ScaleRewards, AdvantageOptions, GroupAdvantageOptions, ProcessAdvantageOptions } from './ops/grpoAdvantages';
