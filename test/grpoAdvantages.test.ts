@@ -71,8 +71,9 @@ describe('groupAdvantages', () => {
     expect(a[1]).toBeCloseTo(-0.25 / 0.5001, 6);
     // Dr. GRPO: only centred
     expect(Array.from(groupAdvantages([1, 0, 0, 0], 4, { scaleRewards: 'none' }).toArray())).toEqual([0.75, -0.25, -0.25, -0.25]);
-    // all equal rewards: std 0 -> advantages 0
+    // all equal rewards: std exactly 0 -> advantages exactly 0 (statistics in double)
     expect(Array.from(groupAdvantages([3, 3, 3], 3).toArray())).toEqual([0, 0, 0]);
+    expect(Array.from(groupAdvantages(new Array(16).fill(0.6), 16).toArray())).toEqual(new Array(16).fill(0));
   });
 
   test.each(SCALES)('random, scale %s', (scale) => {
@@ -144,6 +145,8 @@ describeCuda('GRPO advantages CUDA vs CPU', () => {
       const a = groupAdvantages(r, G, { scaleRewards: scale });
       const b = groupAdvantages(r.to('cuda'), G, { scaleRewards: scale });
       expect(relErr(b.toArray(), a.toArray())).toBeLessThan(1e-5);
+      const eq = groupAdvantages(Tensor.full([N], 0.6, { device: 'cuda' }), G, { scaleRewards: scale });
+      expect(Array.from(eq.toArray())).toEqual(new Array(N).fill(0));
       const { rw, ends } = randomSteps(N, S, T, B + T);
       const rt = Tensor.fromArray(rw, [N, S]);
       const et = Tensor.fromArray(ends, [N, S], { dtype: 'i32' });

@@ -3,7 +3,6 @@
 // B*G*S step rewards), so no scratch memory and no second launch are needed.
 #include <cstdint>
 
-#include "block_reduce.cuh"
 #include "cuda_common.cuh"
 #include "ops.h"
 
@@ -14,29 +13,44 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Mean and unbiased std (0 for fewer than two values) of the values at i in [0, n) with valid(i);
-// every thread of the block gets the result. Two passes over the values.
+// Block-wide sum in double (the statistics are accumulated in double, as on the CPU, so that a group of
+// equal rewards gets a std of exactly 0). Every thread gets the result; blockDim.x is a multiple of 32.
+__device__ double block_sum_double(double v) {
+  __shared__ double partial[32];
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  __syncthreads();  // partial may still be read by a previous call
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  int nw = blockDim.x >> 5;
+  v = lane < nw ? partial[lane] : 0.0;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Mean and unbiased std (0 for fewer than two values) of the values at i in [0, n) for which get(i, &v)
+// is true; every thread of the block gets the result. Two passes over the values.
 template <typename Get>
 __device__ void block_mean_std(int64_t n, Get get, float* mean, float* stdev) {
-  float s = 0.f, c = 0.f;
+  double s = 0.0, c = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     float v;
     if (get(i, &v)) {
       s += v;
-      c += 1.f;
+      c += 1.0;
     }
   }
-  s = block_reduce(s, SumOp{}, 0.f);
-  c = block_reduce(c, SumOp{}, 0.f);
-  float m = c > 0.f ? s / c : 0.f;
-  float m2 = 0.f;
+  s = block_sum_double(s);
+  c = block_sum_double(c);
+  double m = c > 0.0 ? s / c : 0.0;
+  double m2 = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     float v;
     if (get(i, &v)) m2 += (v - m) * (v - m);
   }
-  m2 = block_reduce(m2, SumOp{}, 0.f);
-  *mean = m;
-  *stdev = c > 1.f ? sqrtf(m2 / (c - 1.f)) : 0.f;
+  m2 = block_sum_double(m2);
+  *mean = static_cast<float>(m);
+  *stdev = c > 1.0 ? static_cast<float>(sqrt(m2 / (c - 1.0))) : 0.f;
 }
 
 __device__ __forceinline__ float normalise(float r, float mean, float sd, int scale, float eps) {
