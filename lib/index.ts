@@ -153,3 +153,14 @@ export type { RngState } from './util/rng';
 export { linePlotSvg, niceTicks } from './util/plot';
 export type { PlotSeries, PlotOptions } from './util/plot';
 export * as data from './data';
+export { grpoLoss, grpoMetrics, GRPO_METRIC_NAMES } from './ops/grpoLoss';
+export type { GrpoLossInputs, GrpoLossOptions, GrpoLossResult, GrpoLossType, GrpoMetrics } from './ops/grpoLoss';
+export { groupAdvantages, processAdvantages } from './ops/grpoAdvantages';
+export type { ScaleRewards, AdvantageOptions, GroupAdvantageOptions, ProcessAdvantageOptions } from './ops/grpoAdvantages';
+export { linearLogprob, linearLogprobBackward } from './ops/linearLogprob';
+export type {
+  LinearLogprobOptions,
+  LinearLogprobResult,
+  LinearLogprobBackwardOptions,
+  LinearLogprobGrads,
+} from './ops/linearLogprob';

@@ -102,6 +102,55 @@ bool cross_entropy_index_error(bool sync, int64_t* position, int64_t* id);
 // tokens[r] = -1 and logprobs[r] = NaN for a row with NaN / +inf or no finite logit.
 void sample(DType dt, int64_t R, int64_t V, const void* logits, const float* fparams, const int32_t* iparams,
             int64_t L, const int32_t* prev, uint64_t offset, int32_t* tokens, float* logprobs);
+// ---- GRPO (grpo_advantages, grpo_loss, linear_logprob) ------------------------------------------
+// Group-relative advantages (outcome supervision). rewards f32 [B*G], groups of G consecutive entries:
+// adv = (r - mean_group) / (std + eps) with the unbiased std over the group (scale 0 'group') or over all
+// B*G rewards (scale 1 'batch'; the mean stays per group), or adv = r - mean_group (scale 2 'none').
+// A std over one value is 0 (TRL). Needs G >= 1 and B*G divisible by G.
+void grpo_advantages(int64_t B, int64_t G, const float* rewards, int scale, float eps, float* adv);
+// Process supervision (DeepSeekMath 4.1.3). Rows n in [0, B*G) (groups of G rows); each row has up to S
+// steps: step s exists iff ends[n, s] >= 0 (pad with -1); its reward is rewards[n, s] and its last token
+// is ends[n, s] (positions >= T count as T-1). The rewards of all steps of a group are normalised with the
+// group's mean and unbiased std (or the batch's std, or not scaled, as above); then
+// adv[n, t] = sum of normalised rewards of the row's steps with end >= t, times (mask[n, t] != 0) when a
+// mask (f32 or i32 [B*G, T]) is given.
+void grpo_process_advantages(int64_t B, int64_t G, int64_t S, int64_t T, const float* rewards, const int32_t* ends,
+                             DType mask_dt, const void* mask, int scale, float eps, float* adv);
+// Fused GRPO loss over [N, T] tokens (TRL GRPOTrainer._compute_loss). Per token with mask m != 0:
+// r = exp(logp - old) (old = logp when old_logp is null), c1 = has_delta ? min(r, delta) : r,
+// c2 = clamp(r, 1 - eps_low, 1 + eps_high), l = -min(c1*A, c2*A) + beta*kl (beta term when beta != 0),
+// kl = exp(ref - logp) - (ref - logp) - 1 (k3; 0 without ref). A = adv[n] or adv[n, t] (adv_per_token).
+// loss_type 0 grpo: mean_n(sum_t m*l / max(1, sum_t m)) * grad_scale; 1 bnpo: sum m*l / max(1, sum m) *
+// grad_scale; 2 dapo: sum m*l / (normalizer > 0 ? normalizer : max(1, sum m)); 3 dr_grpo:
+// sum m*l / (N * normalizer) * grad_scale. dlogp (nullable) = d loss / d logp exactly (torch.minimum
+// splits ties evenly; clamp passes the gradient on its closed interval). metrics f32 [8]: mask-weighted
+// means over max(1, sum m) of kl, low-clipped (c1 < 1-eps_low & A < 0), high-clipped (c1 > 1+eps_high &
+// A > 0), either; ratio mean, min, max (NaN when no token); sum m. work: f32 [N*9 + 1] scratch.
+void grpo_loss(int64_t N, int64_t T, const float* logp, const float* old_logp, const float* ref_logp,
+               const float* adv, bool adv_per_token, DType mask_dt, const void* mask, float eps_low, float eps_high,
+               float beta, bool has_delta, float delta, int loss_type, float normalizer, float grad_scale,
+               float* loss, float* metrics, float* dlogp, float* work);
+// Fused linear log-prob over a vocabulary in chunks of C columns (the [N, V] logits are never stored).
+// hidden [N, D] and weight [V, D] of dtype dt (f32 or bf16), targets i32 [N]. z = inv_temp * hidden @
+// weight^T, computed per chunk with gemm into scratch f32 [N, min(C, V)]; state f32 [N, 4] holds the
+// running (max, sum exp, shifted entropy sum, target logit) between chunks. Writes lse[N] = logsumexp(z),
+// logp[N] = z[target] - lse and entropy[N] = -sum softmax(z) log softmax(z); rows whose target is
+// ignore_index get logp = entropy = 0. Out-of-range targets: the CPU throws before writing; CUDA writes a
+// NaN logp (no gradient in the backward) and records the target (linear_logprob_index_error).
+void linear_logprob(DType dt, int64_t N, int64_t V, int64_t D, int64_t C, const void* hidden, const void* weight,
+                    const int32_t* targets, int32_t ignore_index, float inv_temp, float* logp, float* entropy,
+                    float* lse, float* state, float* scratch);
+// Backward of linear_logprob given its lse and entropy: per chunk, z is recomputed and
+// dz = dlogp * (onehot(target) - p) - dentropy * p * (z - (lse - entropy)) (dentropy nullable; 0 on
+// ignored rows), then dhidden f32 [N, D] = inv_temp * sum_chunks dz @ W_chunk (written) and
+// dweight f32 [V, D] (+)= inv_temp * dz^T @ hidden (added when accumulate, else written). scratch f32
+// [N, min(C, V)]; grad_scratch (bf16 only) bf16 [N, min(C, V)] holds dz for the bf16 GEMMs.
+void linear_logprob_backward(DType dt, int64_t N, int64_t V, int64_t D, int64_t C, const void* hidden,
+                             const void* weight, const int32_t* targets, int32_t ignore_index, float inv_temp,
+                             const float* lse, const float* entropy, const float* dlogp, const float* dentropy,
+                             float* dhidden, float* dweight, bool accumulate, float* scratch, void* grad_scratch);
+// First out-of-range target recorded by linear_logprob (see embedding_index_error).
+bool linear_logprob_index_error(bool sync, int64_t* position, int64_t* id);
 
 }  // namespace cuda
 }  // namespace mathrl
