@@ -86,5 +86,23 @@ void embedding_backward(DType dt, int64_t N, int64_t V, int64_t D, const void* d
 void cross_entropy(DType dt, int64_t N, int64_t V, const void* logits, const int32_t* targets, int32_t ignore_index,
                    bool has_scale, float grad_scale, float* losses, float* loss, float* count, void* dlogits);
 
+// ---- Inference (kv_cache, attention_decode, argmax) ----------------------------------------------
+// cache [Bc, S, H, Dh] and x [Bx, T, H, Dh] of dtype dt (f32 or bf16): for each x row b, cache row
+// r = rows ? rows[b] : b gets x[b] at positions start[b] .. start[b] + T - 1. rows must be distinct and
+// in [0, Bc), 0 <= start[b] and start[b] + T <= S: the CPU throws (before writing anything); CUDA skips
+// a bad row and records it (see kv_cache_index_error).
+void kv_cache_write(DType dt, int64_t Bc, int64_t S, int64_t Bx, int64_t T, int64_t H, int64_t Dh, void* cache,
+                    const void* x, const int32_t* start, const int32_t* rows);
+// out[b, h] = softmax_j(scale * q[b, h] · k[r, j, g]) · v[r, j, g] over j < lengths[b], with
+// r = rows ? rows[b] : b and g = h / (Hq / Hkv). q, out [Bq, Hq, Dh]; k, v [Bc, S, Hkv, Dh]; dtype dt;
+// f32 math. lengths[b] = 0 gives zeros. Bad rows / lengths: the CPU throws; CUDA writes a NaN row and
+// records it (see attention_decode_index_error).
+void attention_decode(DType dt, int64_t Bq, int64_t Bc, int64_t S, int64_t Hq, int64_t Hkv, int64_t Dh, float scale,
+                      const void* q, const void* k, const void* v, const int32_t* lengths, const int32_t* rows,
+                      void* out);
+// For each row of x [R, V] (dtype dt): index[r] = argmax (lowest index on ties; the first NaN wins over
+// numbers) and logprob[r] = log_softmax(x[r])[index[r]] (NaN when the row has a NaN or is all -inf).
+void argmax(DType dt, int64_t R, int64_t V, const void* x, int32_t* index, float* logprob);
+
 }  // namespace cpu
 }  // namespace mathrl
