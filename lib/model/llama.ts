@@ -609,7 +609,8 @@ export class LlamaModel {
   /** Creates the bf16 weight copies up front, so that tidy scopes never own (and free) them. */
   private warmComputeCopies(): void {
     if (this.computeDtype === 'f32') return;
-    for (const [name, p] of this.params) if (p.ndim === 2) this.w(name);
+    for (const [name, p] of this.params)
+      if (p.ndim === 2 && (name !== 'model.embed_tokens.weight' || this.config.tieWordEmbeddings)) this.w(name);
   }
 
   /**
