@@ -4,7 +4,7 @@
 import { Tensor, memory, presetConfig } from '../lib';
 import { LlamaModel } from '../lib/model/llama';
 import { LlamaConfig } from '../lib/model/config';
-import { relErr, rng } from './helpers';
+import { describeCuda, relErr, rng } from './helpers';
 
 function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   return presetConfig('tiny-1m', {
@@ -145,4 +145,40 @@ describe('KV-cache decoding', () => {
     other.dispose();
     model.dispose();
   });
+});
+
+describeCuda('KV-cache decoding on CUDA', () => {
+  test.each([['f32', 1e-4], ['bf16', 3e-2]] as ['f32' | 'bf16', number][])(
+    '%s compute: prefill and decode steps match the CPU full forward',
+    (computeDtype, tol) => {
+      const cfg = tinyConfig({ headDim: 8, hiddenSize: 32, numAttentionHeads: 4, numKeyValueHeads: 2 });
+      const cpu = LlamaModel.init(cfg, { seed: 9, initStd: 0.3 });
+      const gpu = LlamaModel.fromParams(cfg, cpu.params, { device: 'cuda', computeDtype });
+      const V = cfg.vocabSize;
+      const prompts = [[1, 2, 3, 4, 5], [6], [7, 8, 9]];
+      const T = 5;
+      const grid = new Int32Array(3 * T);
+      prompts.forEach((p, b) => grid.set(p, b * T));
+      const ids = Tensor.fromArray(grid, [3, T], { dtype: 'i32' });
+      const cache = gpu.createCache(3, 12);
+      const l0 = gpu.prefill(ids, cache, { lengths: prompts.map((p) => p.length) });
+      const a0 = l0.toArray() as Float32Array;
+      prompts.forEach((p, b) => expect(relErr(rowOf(a0, b, V), fullLogits(cpu, p))).toBeLessThan(tol));
+      const seqs = prompts.map((p) => [...p]);
+      for (let step = 0; step < 4; step++) {
+        const active = step < 2 ? [0, 1, 2] : [1, 2];
+        const toks = active.map((b) => (b * 5 + step) % V);
+        active.forEach((b, i) => seqs[b].push(toks[i]));
+        const l = gpu.decodeStep(toks, cache, active);
+        const a = l.toArray() as Float32Array;
+        active.forEach((b, i) => expect(relErr(rowOf(a, i, V), fullLogits(cpu, seqs[b]))).toBeLessThan(tol));
+        l.dispose();
+      }
+      l0.dispose();
+      ids.dispose();
+      cache.dispose();
+      gpu.dispose();
+      cpu.dispose();
+    },
+  );
 });

@@ -12,6 +12,7 @@ import { AdamW } from '../lib/optim/adamw';
 import { generate, GenerateOptions } from '../lib/generate/generate';
 import { Sampler, greedySampler, temperatureSampler } from '../lib/generate/samplers';
 import { BYTE_TO_CHAR } from '../lib/tokenizer/bytelevel';
+import { describeCuda } from './helpers';
 
 const TEXTS = [
   'The quick brown fox jumps over the lazy dog.',
@@ -246,3 +247,14 @@ function byteToken(b: number): number {
   if (id === undefined) throw new Error(`no byte token for ${b}`);
   return id;
 }
+
+describeCuda('generate on CUDA', () => {
+  test('greedy generation on the GPU (bf16 compute) reproduces the training text', () => {
+    const gpu = LlamaModel.fromParams(model.config, model.params, { device: 'cuda' });
+    const res = generate(gpu, tok, ['The quick', 'Pack my box'], { maxNewTokens: 60 });
+    expect(res.text).toEqual([' brown fox jumps over the lazy dog.', ' with five dozen liquor jugs 😀 — π ≈ 3.14!']);
+    const sampled = generate(gpu, tok, ['The'], { maxNewTokens: 10, temperature: 1, seed: 1 });
+    expect(sampled.tokens[0].length).toBeGreaterThan(0);
+    gpu.dispose();
+  });
+});
