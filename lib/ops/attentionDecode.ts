@@ -35,6 +35,7 @@ export function attentionDecode(
   q: Tensor, kCache: Tensor, vCache: Tensor, lengths: RowIndex, opts: AttentionDecodeOptions = {},
 ): Tensor {
   const op = 'attentionDecode';
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options must be an object`);
   tensorArg(op, 'q', q);
   tensorArg(op, 'kCache', kCache);
   tensorArg(op, 'vCache', vCache);
@@ -56,7 +57,6 @@ export function attentionDecode(
     throw new RangeError(`${op}: on CUDA the head size Dh must be at most 256, got ${Dh} (${shapes})`);
   if (opts.rows === undefined && B > Bc)
     throw new RangeError(`${op}: q has more rows than the cache and no row map was given (${shapes})`);
-  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options must be an object`);
   const scale = numberArg(op, 'scale', opts.scale ?? 1 / Math.sqrt(Dh));
   if (!Number.isFinite(scale)) throw new RangeError(`${op}: scale must be finite, got ${scale}`);
   const temps: (Tensor | undefined)[] = [];
