@@ -164,3 +164,15 @@ export type {
   LinearLogprobBackwardOptions,
   LinearLogprobGrads,
 } from './ops/linearLogprob';
+export { kvCacheWrite, checkKvCacheErrors } from './ops/kvCache';
+export type { RowIndex, KvCacheWriteOptions } from './ops/kvCache';
+export { attentionDecode } from './ops/attentionDecode';
+export type { AttentionDecodeOptions } from './ops/attentionDecode';
+export { argmax } from './ops/argmax';
+export type { ArgmaxResult } from './ops/argmax';
+export { KVCache } from './model/kvCache';
+export type { PrefillOptions } from './model/llama';
+export { generate } from './generate/generate';
+export type { GenerateOptions, GenerateResult, StopOptions, FinishReason } from './generate/generate';
+export { greedySampler, temperatureSampler, hashUniform } from './generate/samplers';
+export type { Sampler, TemperatureSamplerOptions } from './generate/samplers';

@@ -2,7 +2,7 @@
 // backward per layer, as llm.c does: the model owns its parameters (f32 master weights, HF names),
 // its gradient buffers (f32) and the activations of the last forward, and a training step reads top
 // to bottom: loss() → backward() → optimizer step.
-import { Device, DType, Tensor, checkDevice, shapeStr } from '../tensor';
+import { Device, DType, Tensor, checkDevice, shapeStr, tidy } from '../tensor';
 import { add, cast } from '../ops/elementwise';
 import { gemm } from '../ops/gemm';
 import { rmsnorm, rmsnormBackward } from '../ops/rmsnorm';
@@ -11,7 +11,10 @@ import { swiglu, swigluBackward } from '../ops/swiglu';
 import { embedding, embeddingBackward } from '../ops/embedding';
 import { attention, attentionBackward } from '../ops/attention';
 import { crossEntropy } from '../ops/crossEntropy';
+import { kvCacheWrite } from '../ops/kvCache';
+import { attentionDecode } from '../ops/attentionDecode';
 import { LlamaConfig, validateConfig } from './config';
+import { KVCache } from './kvCache';
 
 export interface LlamaModelOptions {
   device?: Device;
@@ -49,6 +52,22 @@ export interface LossOptions extends ForwardOptions {
   gradScale?: number;
   /** Only the loss: no dlogits are kept (evaluation); backward() cannot follow. */
   noGrad?: boolean;
+}
+
+export interface PrefillOptions {
+  /**
+   * Real tokens per row for right-padded ids: row b's prompt is ids[b, 0 .. lengths[b] - 1]. Default:
+   * every position is real. Not together with attentionMask.
+   */
+  lengths?: ArrayLike<number>;
+  /**
+   * [B, T] (a host array of B*T values, or a tensor): 1 marks a real token, 0 padding — left, right or
+   * anywhere, as HF's attention_mask. The real tokens of a row, in order, form its prompt; positions
+   * count real tokens only (HF's cumsum(mask) - 1).
+   */
+  attentionMask?: Tensor | ArrayLike<number>;
+  /** Cache rows to fill (distinct): ids row b goes to cache row rows[b]. Default 0 .. B-1. */
+  rows?: ArrayLike<number>;
 }
 
 export interface LossResult {
@@ -581,6 +600,239 @@ export class LlamaModel {
     embeddingBackward(dres, ids, this.grad('model.embed_tokens.weight'));
     ids.dispose();
     dres.dispose();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inference: KV cache, prefill and incremental decoding. These never touch the training
+  // activations kept for backward(), and allocate nothing that outlives the call except the returned
+  // logits (and the bf16 compute copies of the weights, as forward does).
+
+  /**
+   * A KV cache for `batch` sequences of up to `maxLen` tokens (at most max_position_embeddings): per
+   * layer, k and v of shape [batch, maxLen, numKeyValueHeads, headDim] in the compute dtype on the
+   * model's device. Dispose it when done.
+   */
+  createCache(batch: number, maxLen: number): KVCache {
+    const cfg = this.config;
+    if (!Number.isInteger(maxLen) || maxLen < 1 || maxLen > cfg.maxPositionEmbeddings)
+      throw new RangeError(
+        `LlamaModel.createCache: maxLen must be an integer in [1, ${cfg.maxPositionEmbeddings}] (max_position_embeddings), got ${maxLen}`,
+      );
+    return new KVCache({
+      batch, maxLen, numLayers: cfg.numHiddenLayers, numKvHeads: cfg.numKeyValueHeads, headDim: cfg.headDim,
+      dtype: this.computeDtype, device: this.device,
+    });
+  }
+
+  private checkCache(op: string, cache: KVCache): void {
+    const cfg = this.config;
+    if (!(cache instanceof KVCache)) throw new TypeError(`${op}: cache must be a KVCache (model.createCache)`);
+    if (cache.disposed) throw new Error(`${op}: the cache was disposed`);
+    if (cache.numLayers !== cfg.numHiddenLayers || cache.numKvHeads !== cfg.numKeyValueHeads ||
+        cache.headDim !== cfg.headDim || cache.dtype !== this.computeDtype || cache.device !== this.device)
+      throw new Error(`${op}: the cache was not made by this model (createCache)`);
+  }
+
+  /** Host row map: `rows` (distinct, in [0, batch)) or 0 .. n-1. */
+  private rowMap(op: string, rows: ArrayLike<number> | undefined, n: number, cache: KVCache): Int32Array {
+    const out = new Int32Array(n);
+    if (rows === undefined) {
+      if (n > cache.batch) throw new RangeError(`${op}: ${n} rows but the cache holds ${cache.batch}`);
+      for (let i = 0; i < n; i++) out[i] = i;
+      return out;
+    }
+    if (rows.length !== n) throw new RangeError(`${op}: rows has ${rows.length} entries, expected ${n}`);
+    const seen = new Uint8Array(cache.batch);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      if (!Number.isInteger(r) || r < 0 || r >= cache.batch)
+        throw new RangeError(`${op}: rows[${i}] = ${r} is outside the cache batch [0, ${cache.batch})`);
+      if (seen[r]) throw new RangeError(`${op}: cache row ${r} appears twice in rows`);
+      seen[r] = 1;
+      out[i] = r;
+    }
+    return out;
+  }
+
+  /** Creates the bf16 weight copies up front, so that tidy scopes never own (and free) them. */
+  private warmComputeCopies(): void {
+    if (this.computeDtype === 'f32') return;
+    for (const [name, p] of this.params)
+      if (p.ndim === 2 && (name !== 'model.embed_tokens.weight' || this.config.tieWordEmbeddings)) this.w(name);
+  }
+
+  /**
+   * The decoder blocks for inference: x (f32 [B*T, D], consumed) → f32 [B*T, D]. `attend` gets the
+   * layer's rotated q [B, T, Hq, Dh], k, v [B, T, Hkv, Dh] (compute dtype) and returns the attention
+   * output [B, T, Hq, Dh]; everything else a layer allocates is freed before the next one.
+   */
+  private inferBlocks(
+    x: Tensor, B: number, T: number, positions: Tensor,
+    attend: (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor,
+  ): Tensor {
+    const cfg = this.config;
+    const N = B * T;
+    const { numAttentionHeads: Hq, numKeyValueHeads: Hkv, headDim: Dh, rmsNormEps: eps, ropeTheta: theta } = cfg;
+    for (let l = 0; l < cfg.numHiddenLayers; l++) {
+      const p = `model.layers.${l}.`;
+      const xIn = x;
+      x = tidy(() => {
+        const h1 = this.toCompute(rmsnorm(xIn, this.param(p + 'input_layernorm.weight'), eps).y);
+        const bias = (n: string): string | undefined => (cfg.attentionBias ? p + `self_attn.${n}.bias` : undefined);
+        const q = this.toCompute(this.ropeOf(this.linear(h1, p + 'self_attn.q_proj', bias('q_proj')), [B, T, Hq, Dh], positions, theta));
+        const k = this.toCompute(this.ropeOf(this.linear(h1, p + 'self_attn.k_proj', bias('k_proj')), [B, T, Hkv, Dh], positions, theta));
+        const v = this.toCompute(this.view(this.linear(h1, p + 'self_attn.v_proj', bias('v_proj')), [B, T, Hkv, Dh]));
+        const a = attend(l, q, k, v);
+        const o = this.linear(a.reshape([N, Hq * Dh]), p + 'self_attn.o_proj');
+        const xMid = add(xIn, o);
+        const h2 = this.toCompute(rmsnorm(xMid, this.param(p + 'post_attention_layernorm.weight'), eps).y);
+        const s = this.toCompute(swiglu(this.linear(h2, p + 'mlp.gate_proj'), this.linear(h2, p + 'mlp.up_proj')));
+        return add(xMid, this.linear(s, p + 'mlp.down_proj'));
+      });
+      xIn.dispose();
+    }
+    return x;
+  }
+
+  /** Final norm and LM head: x f32 [R, D] → logits f32 [R, V]. */
+  private logitsOf(x: Tensor): Tensor {
+    return tidy(() => {
+      const h = this.toCompute(rmsnorm(x, this.param('model.norm.weight'), this.config.rmsNormEps).y);
+      return gemm(h, this.w(this.lmHeadName()), { transB: true });
+    });
+  }
+
+  /**
+   * Runs the prompts ids (i32 [B, T]) through the model, writes their keys and values into cache rows
+   * `rows` (default 0 .. B-1) starting at position 0 — any earlier content of those rows is replaced —
+   * and returns the logits of each row's last real token (f32 [B, V]).
+   *
+   * Padding: with `lengths` (right padding) or `attentionMask` (any padding, HF semantics), each row's
+   * real tokens are moved to the front (positions 0 .. len-1), the batch is run right-padded to the
+   * longest prompt, and causal attention keeps every real token from seeing the padding after it. The
+   * padded positions' k/v land in the cache beyond the row's length, where decodeStep overwrites them
+   * before they are ever attended. So every row's cache starts at 0 whatever the padding.
+   */
+  prefill(ids: Tensor, cache: KVCache, opts: PrefillOptions = {}): Tensor {
+    const op = 'LlamaModel.prefill';
+    const cfg = this.config;
+    this.checkCache(op, cache);
+    if (!(ids instanceof Tensor)) throw new TypeError(`${op}: ids must be a Tensor`);
+    if (ids.dtype !== 'i32' || ids.ndim !== 2)
+      throw new TypeError(`${op}: ids must be i32 [B, T], got ${ids.dtype} ${shapeStr(ids.shape)}`);
+    const [B, T] = ids.shape;
+    if (B < 1 || T < 1) throw new RangeError(`${op}: ids ${shapeStr(ids.shape)} is empty`);
+    if (opts.lengths !== undefined && opts.attentionMask !== undefined)
+      throw new Error(`${op}: give lengths or attentionMask, not both`);
+    const rows = this.rowMap(op, opts.rows, B, cache);
+    const all = ids.toArray() as Int32Array;
+    // Each row's real tokens, in order.
+    const prompts: Int32Array[] = [];
+    if (opts.attentionMask !== undefined) {
+      const m = opts.attentionMask instanceof Tensor ? opts.attentionMask.toArray() : opts.attentionMask;
+      if (m.length !== B * T)
+        throw new RangeError(`${op}: attentionMask has ${m.length} values, ids ${shapeStr(ids.shape)} needs ${B * T}`);
+      for (let b = 0; b < B; b++) {
+        const keep: number[] = [];
+        for (let t = 0; t < T; t++) if (m[b * T + t] !== 0) keep.push(all[b * T + t]);
+        prompts.push(Int32Array.from(keep));
+      }
+    } else if (opts.lengths !== undefined) {
+      if (opts.lengths.length !== B) throw new RangeError(`${op}: lengths has ${opts.lengths.length} entries, expected ${B}`);
+      for (let b = 0; b < B; b++) {
+        const L = opts.lengths[b];
+        if (!Number.isInteger(L) || L < 0 || L > T) throw new RangeError(`${op}: lengths[${b}] = ${L} is outside [0, ${T}]`);
+        prompts.push(all.subarray(b * T, b * T + L));
+      }
+    } else {
+      for (let b = 0; b < B; b++) prompts.push(all.subarray(b * T, (b + 1) * T));
+    }
+    const lens = prompts.map((p) => p.length);
+    lens.forEach((L, b) => {
+      if (L === 0) throw new RangeError(`${op}: row ${b} has no tokens`);
+      if (L > cfg.maxPositionEmbeddings)
+        throw new RangeError(`${op}: row ${b} has ${L} tokens, more than max_position_embeddings ${cfg.maxPositionEmbeddings}`);
+      if (L > cache.maxLen) throw new RangeError(`${op}: row ${b} has ${L} tokens, more than the cache length ${cache.maxLen}`);
+    });
+    const Tm = Math.max(...lens);
+    const packed = new Int32Array(B * Tm); // right-padded with token 0 (never attended by real tokens)
+    prompts.forEach((p, b) => {
+      for (let t = 0; t < p.length; t++) {
+        const id = p[t];
+        if (id < 0 || id >= cfg.vocabSize)
+          throw new RangeError(`${op}: token id ${id} (row ${b}) is outside the vocabulary (${cfg.vocabSize})`);
+      }
+      packed.set(p, b * Tm);
+    });
+    this.warmComputeCopies();
+    const dev = this.device;
+    const logits = tidy(() => {
+      const pos = Tensor.fromArray(Int32Array.from({ length: Tm }, (_, t) => t), [Tm], { dtype: 'i32', device: dev });
+      const zeros = Tensor.zeros([B], { dtype: 'i32', device: dev });
+      const rowsT = Tensor.fromArray(rows, [B], { dtype: 'i32', device: dev });
+      const x0 = embedding(Tensor.fromArray(packed, [B * Tm], { dtype: 'i32', device: dev }), this.param('model.embed_tokens.weight'));
+      const x = this.inferBlocks(x0.dtype === 'f32' ? x0 : this.castF32(x0), B, Tm, pos, (l, q, k, v) => {
+        kvCacheWrite(cache.k[l], k, zeros, { rows: rowsT });
+        kvCacheWrite(cache.v[l], v, zeros, { rows: rowsT });
+        return attention(q, k, v, { causal: true }).out;
+      });
+      const last = Tensor.fromArray(Int32Array.from(lens, (L, b) => b * Tm + L - 1), [B], { dtype: 'i32', device: dev });
+      return this.logitsOf(embedding(last, x));
+    });
+    rows.forEach((r, b) => (cache.lengths[r] = lens[b]));
+    return logits;
+  }
+
+  /**
+   * One decoding step for the cache rows `rows` (default 0 .. B'-1; finished rows are simply left
+   * out): feeds tokens[i] (i32 [B'] tensor or host ids) at position cache.lengths[rows[i]], appends its
+   * k/v to the cache and returns the next-token logits (f32 [B', V]). The lengths advance by one.
+   */
+  decodeStep(tokens: Tensor | ArrayLike<number>, cache: KVCache, rows?: ArrayLike<number>): Tensor {
+    const op = 'LlamaModel.decodeStep';
+    const cfg = this.config;
+    this.checkCache(op, cache);
+    let n: number;
+    if (tokens instanceof Tensor) {
+      if (tokens.dtype !== 'i32' || tokens.ndim !== 1)
+        throw new TypeError(`${op}: tokens must be i32 [B], got ${tokens.dtype} ${shapeStr(tokens.shape)}`);
+      n = tokens.shape[0];
+    } else {
+      if (tokens == null || typeof tokens.length !== 'number') throw new TypeError(`${op}: tokens must be a Tensor or an array of ids`);
+      n = tokens.length;
+      for (let i = 0; i < n; i++)
+        if (!Number.isInteger(tokens[i]) || tokens[i] < 0 || tokens[i] >= cfg.vocabSize)
+          throw new RangeError(`${op}: tokens[${i}] = ${tokens[i]} is outside the vocabulary (${cfg.vocabSize})`);
+    }
+    if (n < 1) throw new RangeError(`${op}: no rows to decode`);
+    const map = this.rowMap(op, rows, n, cache);
+    const pos = Int32Array.from(map, (r) => cache.lengths[r]);
+    pos.forEach((p, i) => {
+      if (p >= cache.maxLen)
+        throw new RangeError(`${op}: cache row ${map[i]} is full (${cache.maxLen} tokens, the cache length)`);
+    });
+    this.warmComputeCopies();
+    const dev = this.device;
+    const { numAttentionHeads: Hq, headDim: Dh } = cfg;
+    const logits = tidy(() => {
+      const tok = tokens instanceof Tensor
+        ? (tokens.device === dev ? tokens : tokens.to(dev))
+        : Tensor.fromArray(Int32Array.from(tokens), [n], { dtype: 'i32', device: dev });
+      const posT = Tensor.fromArray(pos, [n, 1], { dtype: 'i32', device: dev });
+      const start = posT.reshape([n]);
+      const lengths = Tensor.fromArray(pos.map((p) => p + 1), [n], { dtype: 'i32', device: dev });
+      const rowsT = Tensor.fromArray(map, [n], { dtype: 'i32', device: dev });
+      const x0 = embedding(tok, this.param('model.embed_tokens.weight'));
+      const x = this.inferBlocks(x0.dtype === 'f32' ? x0 : this.castF32(x0), n, 1, posT, (l, q, k, v) => {
+        kvCacheWrite(cache.k[l], k, start, { rows: rowsT });
+        kvCacheWrite(cache.v[l], v, start, { rows: rowsT });
+        const a = attentionDecode(q.reshape([n, Hq, Dh]), cache.k[l], cache.v[l], lengths, { rows: rowsT });
+        return a.reshape([n, 1, Hq, Dh]);
+      });
+      return this.logitsOf(x);
+    });
+    map.forEach((r) => (cache.lengths[r] += 1));
+    return logits;
   }
 
   /** Total number of parameters. */

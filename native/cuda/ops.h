@@ -18,5 +18,9 @@ bool embedding_index_error(bool sync, int64_t* position, int64_t* id);
 bool cross_entropy_index_error(bool sync, int64_t* position, int64_t* id);
 // First out-of-range target recorded by linear_logprob (see embedding_index_error).
 bool linear_logprob_index_error(bool sync, int64_t* position, int64_t* id);
+// Bad (row, start) / (row, length) pairs met by kv_cache_write / attention_decode, recorded in host-mapped
+// memory (first one wins): returns true and fills them if one was recorded since the last call.
+bool kv_cache_index_error(bool sync, int64_t* row, int64_t* value);
+bool attention_decode_index_error(bool sync, int64_t* row, int64_t* value);
 }  // namespace cuda
 }  // namespace mathrl
