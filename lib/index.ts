@@ -174,5 +174,5 @@ export { KVCache } from './model/kvCache';
 export type { PrefillOptions } from './model/llama';
 export { generate } from './generate/generate';
 export type { GenerateOptions, GenerateResult, StopOptions, FinishReason } from './generate/generate';
-export { greedySampler, temperatureSampler, hashUniform } from './generate/samplers';
-export type { Sampler, TemperatureSamplerOptions } from './generate/samplers';
+export { greedySampler, temperatureSampler, kernelSampler, hashUniform } from './generate/samplers';
+export type { Sampler, TemperatureSamplerOptions, KernelSamplerOptions } from './generate/samplers';

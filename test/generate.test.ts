@@ -258,3 +258,30 @@ describeCuda('generate on CUDA', () => {
     gpu.dispose();
   });
 });
+
+describe('kernelSampler (the fused sample op inside generate)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { kernelSampler, greedySampler, Tensor } = require('../lib');
+  test('seeded, independent of batching, greedy at temperature 0, tokens within the top-k', () => {
+    const V = 50;
+    const data = Float32Array.from({ length: 3 * V }, (_, i) => Math.sin(i * 1.7) * 3);
+    const logits = Tensor.fromArray(data, [3, V]);
+    const s = kernelSampler({ temperature: 0.9, topK: 5, seed: 7 });
+    const a = s(logits, 4, [0, 1, 2]);
+    expect(Array.from(s(logits, 4, [0, 1, 2]).tokens)).toEqual(Array.from(a.tokens));
+    const row1 = Tensor.fromArray(data.subarray(V, 2 * V), [1, V]);
+    expect(s(row1, 4, [1]).tokens[0]).toBe(a.tokens[1]); // same prompt index, same draw
+    for (let r = 0; r < 3; r++) {
+      const row = Array.from(data.subarray(r * V, (r + 1) * V));
+      const top5 = [...row.keys()].sort((x, y) => row[y] - row[x]).slice(0, 5);
+      expect(top5).toContain(a.tokens[r]);
+      expect(a.logprobs[r]).toBeLessThanOrEqual(0);
+    }
+    const steps = new Set(Array.from({ length: 20 }, (_, k) => s(logits, k, [0, 1, 2]).tokens[0]));
+    expect(steps.size).toBeGreaterThan(1); // the step moves the random stream
+    const g = kernelSampler({ temperature: 0 })(logits, 0, [0, 1, 2]);
+    expect(Array.from(g.tokens)).toEqual(Array.from(greedySampler(logits, 0, [0, 1, 2]).tokens));
+    logits.dispose();
+    row1.dispose();
+  });
+});

@@ -3,6 +3,7 @@
 // reference (host copy of the logits, per-row seeded draws) until the fused sampling kernel lands.
 import { Tensor, shapeStr } from '../tensor';
 import { argmax } from '../ops/argmax';
+import { sample } from '../ops/sample';
 
 /**
  * Picks the next token of each row. logits: f32 [R, V] on the model's device (do not dispose it);
@@ -128,5 +129,46 @@ export function temperatureSampler(opts: TemperatureSamplerOptions = {}): Sample
       logprobs[r] = row[pick] - mx - Math.log(zRaw);
     }
     return { tokens, logprobs };
+  };
+}
+
+export interface KernelSamplerOptions {
+  /** Softmax temperature (default 1); 0 is greedy. */
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  /** Base seed; row r uses the seed (seed, prompt index), so draws do not depend on batching. */
+  seed?: number;
+}
+
+/**
+ * Sampling with the fused `sample` kernel on the logits' device (no host copy of the logits):
+ * temperature, top-k, top-p and min-p as the op defines them, one Philox stream per prompt, the step
+ * as the counter offset. Unlike temperatureSampler, the log-probabilities it returns are under the
+ * sampling distribution (after temperature and filtering), as the op reports them.
+ */
+export function kernelSampler(opts: KernelSamplerOptions = {}): Sampler {
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new RangeError(`kernelSampler: seed must be an integer, got ${seed}`);
+  if ((opts.temperature ?? 1) === 0) return greedySampler;
+  return (logits, step, rows) => {
+    const seeds = Int32Array.from(rows, (r) => (Math.imul(seed ^ 0x5bd1e995, 0x01000193) + r * 0x9e3779b9) | 0);
+    const { tokens, logprobs } = sample(logits, {
+      temperature: opts.temperature ?? 1,
+      topK: opts.topK ?? 0,
+      topP: opts.topP ?? 1,
+      minP: opts.minP ?? 0,
+      repetitionPenalty: opts.repetitionPenalty ?? 1,
+      seeds,
+      offset: step,
+    });
+    try {
+      return { tokens: tokens.toArray() as Int32Array, logprobs: logprobs.toArray() as Float32Array };
+    } finally {
+      tokens.dispose();
+      logprobs.dispose();
+    }
   };
 }
