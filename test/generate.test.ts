@@ -10,7 +10,7 @@ import { Tensor, presetConfig, trainBpe, saveSafetensors, writeConfig, Tokenizer
 import { LlamaModel } from '../lib/model/llama';
 import { AdamW } from '../lib/optim/adamw';
 import { generate, GenerateOptions } from '../lib/generate/generate';
-import { Sampler, greedySampler, temperatureSampler } from '../lib/generate/samplers';
+import { Sampler, greedySampler, temperatureSampler, kernelSampler } from '../lib/generate/samplers';
 import { BYTE_TO_CHAR } from '../lib/tokenizer/bytelevel';
 import { describeCuda } from './helpers';
 
@@ -260,8 +260,6 @@ describeCuda('generate on CUDA', () => {
 });
 
 describe('kernelSampler (the fused sample op inside generate)', () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { kernelSampler, greedySampler, Tensor } = require('../lib');
   test('seeded, independent of batching, greedy at temperature 0, tokens within the top-k', () => {
     const V = 50;
     const data = Float32Array.from({ length: 3 * V }, (_, i) => Math.sin(i * 1.7) * 3);
