@@ -172,7 +172,7 @@ describe('mathrl eval --predictions', () => {
 
   test('bad input gives clear errors and exit code 1', async () => {
     const cases: [string[], RegExp][] = [
-      [[], /give --predictions/],
+      [[], /give --model <dir> .* or --predictions <file.jsonl>/],
       [['--predictions', path.join(dir, 'missing.jsonl')], /cannot read predictions/],
       [['--predictions', write('bad1.jsonl', ['{"id": "a", "completions": ["x"], "answer": "1"}', '{oops'])], /bad1\.jsonl:2: invalid JSON/],
       [['--predictions', write('bad2.jsonl', [{ id: 'a', completions: 'x', answer: '1' }])], /'completions' must be an array of strings/],

@@ -237,7 +237,7 @@ describe('generate', () => {
     expect(none.stderr).toMatch(/give at least one --prompt/);
     const missing = spawnSync(process.execPath, [cli, 'generate', '--model', path.join(dir, 'nope'), '--prompt', 'x'], { encoding: 'utf8' });
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/--model: '.*nope' is not a folder/);
+    expect(missing.stderr).toMatch(/model: '.*nope' does not exist/);
   });
 });
 

@@ -1,7 +1,7 @@
-// `mathrl eval`: scores completions on GSM8K / MATH-500 (greedy accuracy, maj@k, pass@k).
-// For now it scores precomputed completions (--predictions, one JSON object a line:
-// {"id": ..., "completions": [...], "greedy"?: "...", "answer"?: "..."}), so outputs of any model can
-// be scored; generating with a mathrl model comes with the generation API.
+// `mathrl eval`: greedy accuracy, maj@k and pass@k on GSM8K / MATH-500, either of a mathrl model
+// folder (--model: greedy decoding plus k samples per problem, generated here) or of precomputed
+// completions (--predictions, one JSON object a line: {"id": ..., "completions": [...],
+// "greedy"?: "...", "answer"?: "..."}), so outputs of any model can be scored.
 import * as fs from 'fs';
 import * as path from 'path';
 import { CliCommand, numberOption, parseOptions } from '../command';
@@ -9,6 +9,12 @@ import { MathProblem, loadGsm8k, loadMath500 } from '../../eval/datasets';
 import { AnswerFormat } from '../../eval/extract';
 import { ProblemRecord, defaultPassKs, scoreProblem, summarize, EvalReport } from '../../eval/evaluate';
 import { Progress } from '../../util/progress';
+import { evaluate } from '../../eval/evaluate';
+import { buildPrompt } from '../../eval/datasets';
+import { generate } from '../../generate/generate';
+import { kernelSampler } from '../../generate/samplers';
+import { backends } from '../../backends';
+import { loadModelAndTokenizer } from './generate';
 
 const BENCH_FILES: Record<string, string> = {
   gsm8k: 'gsm8k/test.jsonl',
@@ -92,7 +98,8 @@ export const command: CliCommand = {
   name: 'eval',
   summary: 'score completions on GSM8K or MATH-500: greedy accuracy, maj@k, pass@k',
   usage:
-    '--predictions <file.jsonl> [--bench gsm8k|math500] [--data <file.jsonl>] [--k N] [--format auto|boxed|gsm8k] ' +
+    '(--model <dir> [--limit N] [--temperature 0.7] [--top-p 0.95] [--max-new-tokens 256] [--seed 0] [--chat] ' +
+    '[--device cpu|cuda] [--batch-size 16] | --predictions <file.jsonl>) [--bench gsm8k|math500] [--data <file.jsonl>] [--k N] [--format auto|boxed|gsm8k] ' +
     '[--fallback last-number|none] [--first-is-greedy] [--pass-k 1,8,64] [--out records.jsonl] [--json] [--skip-malformed]',
   async run(argv) {
     const { values } = parseOptions(argv, {
@@ -107,11 +114,20 @@ export const command: CliCommand = {
       out: { type: 'string' },
       json: { type: 'boolean' },
       'skip-malformed': { type: 'boolean' },
+      model: { type: 'string' },
+      limit: { type: 'string' },
+      temperature: { type: 'string' },
+      'top-p': { type: 'string' },
+      'max-new-tokens': { type: 'string' },
+      seed: { type: 'string' },
+      chat: { type: 'boolean' },
+      device: { type: 'string' },
+      'batch-size': { type: 'string' },
     });
+    if (values.model && values.predictions) throw new Error('give --model or --predictions, not both');
+    if (values.model) return evalModel(values);
     if (!values.predictions) {
-      throw new Error(
-        'give --predictions <file.jsonl> ({"id", "completions": [...]} per line); evaluating a mathrl model directly needs the generation API, which is not there yet',
-      );
+      throw new Error('give --model <dir> (a mathrl / HF model folder) or --predictions <file.jsonl> ({"id", "completions": [...]} per line)');
     }
     const bench = values.bench;
     if (bench !== undefined && !(bench in BENCH_FILES)) throw new Error(`--bench must be gsm8k or math500, got '${bench}'`);
@@ -194,3 +210,69 @@ export const command: CliCommand = {
     return 0;
   },
 };
+
+/** --model mode: generate greedy and sampled completions with a mathrl model, then score them. */
+async function evalModel(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const bench = str('bench') ?? (str('data') ? undefined : 'gsm8k');
+  if (bench !== undefined && !(bench in BENCH_FILES)) throw new Error(`--bench must be gsm8k or math500, got '${bench}'`);
+  const file = str('data') ?? path.join(dataDir(), BENCH_FILES[bench!]);
+  const kind = bench ?? (/gsm8k/i.test(file) ? 'gsm8k' : 'math500');
+  const onMalformed = values['skip-malformed'] ? 'skip' : 'throw';
+  let problems = kind === 'gsm8k' ? loadGsm8k(file, { onMalformed }) : loadMath500(file, { onMalformed });
+  const limit = Math.trunc(numberOption('limit', str('limit'), problems.length));
+  if (limit < 1) throw new Error(`--limit must be >= 1, got ${limit}`);
+  problems = problems.slice(0, limit);
+  const k = Math.trunc(numberOption('k', str('k'), 0));
+  if (k < 0) throw new Error(`--k must be >= 0, got ${k}`);
+  const device = str('device') ?? (backends().cuda.available ? 'cuda' : 'cpu');
+  if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got '${device}'`);
+  const maxNewTokens = Math.trunc(numberOption('max-new-tokens', str('max-new-tokens'), 256));
+  const temperature = numberOption('temperature', str('temperature'), 0.7);
+  const topP = numberOption('top-p', str('top-p'), 0.95);
+  const seed = Math.trunc(numberOption('seed', str('seed'), 0));
+  const batchSize = Math.trunc(numberOption('batch-size', str('batch-size'), 16));
+  const format = (str('format') ?? 'auto') as AnswerFormat;
+  const fallback = str('fallback') ?? (kind === 'gsm8k' ? 'last-number' : 'none');
+
+  const { model, tokenizer } = loadModelAndTokenizer(str('model')!, device);
+  try {
+    const encode = (prompts: string[]): number[][] | string[] =>
+      values.chat ? prompts.map((p) => tokenizer.encodeChat([{ role: 'user', content: p }], { addGenerationPrompt: true })) : prompts;
+    let calls = 0;
+    const run = (prompts: string[], n: number, greedy: boolean): string[][] => {
+      const rows = prompts.flatMap((p) => Array<string>(n).fill(p));
+      const res = generate(model, tokenizer, encode(rows) as string[], {
+        maxNewTokens,
+        sampler: greedy ? undefined : kernelSampler({ temperature, topP, seed: seed + 7919 * calls++ }),
+        temperature: 0,
+        batchSize,
+      });
+      return prompts.map((_, i) => res.text.slice(i * n, (i + 1) * n));
+    };
+    const progress = new Progress({ label: `eval ${kind}`, total: problems.length, silent: !!values.json });
+    let shown = 0;
+    const report = await evaluate({
+      problems,
+      greedy: async (prompts) => run(prompts, 1, true),
+      generate: k > 0 ? async (prompts, n) => run(prompts, n, false) : undefined,
+      k,
+      batchSize,
+      prompt: (p) => buildPrompt(p),
+      extract: { format, lastNumberFallback: fallback === 'last-number' },
+      onProgress: ({ done }) => {
+        progress.tick(done - shown);
+        shown = done;
+      },
+    });
+    progress.finish();
+    if (str('out')) fs.writeFileSync(str('out')!, report.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    if (values.json) {
+      const { records: _records, ...summary } = report;
+      console.log(JSON.stringify(summary));
+    } else printReport(report, `${kind}, ${path.basename(file)}, ${problems.length} problems, model ${path.basename(str('model')!)}`, 'greedy decoding');
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}

@@ -3,9 +3,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { backends } from '../../backends';
-import { loadCheckpoint } from '../../io/safetensors';
-import { readConfig } from '../../model/config';
 import { LlamaModel } from '../../model/llama';
+import { loadModelDir } from '../../train/checkpoint';
 import { Tokenizer } from '../../tokenizer/tokenizer';
 import { generate } from '../../generate/generate';
 import { CliCommand, numberOption, parseOptions } from '../command';
@@ -31,18 +30,14 @@ export function readPromptsFile(file: string): string[] {
   return out;
 }
 
-/** Loads a HF folder onto `device`: the model (config.json + safetensors) and its tokenizer. */
-export function loadModelDir(dir: string, device: 'cpu' | 'cuda'): { model: LlamaModel; tokenizer: Tokenizer } {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`--model: '${dir}' is not a folder`);
-  const config = readConfig(dir);
-  const tokenizer = Tokenizer.fromDir(dir);
-  const tensors = loadCheckpoint(dir);
-  try {
-    const model = LlamaModel.fromParams(config, tensors, { device, ignore: (n) => n.includes('rotary_emb.inv_freq') });
-    return { model, tokenizer };
-  } finally {
-    for (const t of tensors.values()) t.dispose();
+/** Loads a HF folder onto `device`: the model (config.json + safetensors) and its tokenizer (required). */
+export function loadModelAndTokenizer(dir: string, device: 'cpu' | 'cuda'): { model: LlamaModel; tokenizer: Tokenizer } {
+  const { model, tokenizer } = loadModelDir(dir, { device });
+  if (!tokenizer) {
+    model.dispose();
+    throw new Error(`--model: '${dir}' has no tokenizer.json`);
   }
+  return { model, tokenizer };
 }
 
 export const command: CliCommand = {
@@ -73,7 +68,7 @@ export const command: CliCommand = {
     if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got '${device}'`);
     const maxNewTokens = numberOption('max-new-tokens', values['max-new-tokens'], 256);
     const batchSize = values['batch-size'] === undefined ? undefined : numberOption('batch-size', values['batch-size'], 1);
-    const { model, tokenizer } = loadModelDir(values.model, device);
+    const { model, tokenizer } = loadModelAndTokenizer(values.model, device);
     try {
       const inputs: string[] | number[][] = values.chat
         ? prompts.map((p) => tokenizer.encodeChat([{ role: 'user', content: p }], { addGenerationPrompt: true }))
