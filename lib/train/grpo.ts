@@ -230,7 +230,10 @@ export interface GRPOConfig {
   lossType?: GrpoLossType;
   /** Advantage scaling (TRL scale_rewards). Default 'group'. */
   scaleRewards?: ScaleRewards;
-  /** Prompts longer than this keep their last tokens (TRL truncates on the left). Default 512. */
+  /**
+   * Prompts longer than this keep their last tokens (TRL truncates on the left). Default 512; never more
+   * than max_position_embeddings − maxCompletionLength.
+   */
   maxPromptLength?: number;
   /** Most tokens per completion. Default 256. */
   maxCompletionLength?: number;
@@ -505,9 +508,9 @@ export class GRPOTrainer extends EventEmitter {
       const cfg = this.model.config;
       if (this.tokenizer.vocabSize > cfg.vocabSize)
         throw new Error(`GRPOTrainer: the tokenizer has ${this.tokenizer.vocabSize} ids but the model's vocabulary is ${cfg.vocabSize}`);
-      if (c.maxPromptLength + c.maxCompletionLength > cfg.maxPositionEmbeddings)
+      if (c.maxCompletionLength >= cfg.maxPositionEmbeddings)
         throw new Error(
-          `GRPOTrainer: maxPromptLength ${c.maxPromptLength} + maxCompletionLength ${c.maxCompletionLength} exceeds the model's max_position_embeddings ${cfg.maxPositionEmbeddings}`,
+          `GRPOTrainer: maxCompletionLength ${c.maxCompletionLength} leaves no room for a prompt in the model's max_position_embeddings ${cfg.maxPositionEmbeddings}`,
         );
       const stop = opts.stopTokenIds ?? [
         ...(this.tokenizer.eosId !== undefined ? [this.tokenizer.eosId] : []),
@@ -579,7 +582,8 @@ export class GRPOTrainer extends EventEmitter {
       ids = tok.encodeChat(ex.prompt, { addGenerationPrompt: true });
     }
     if (ids.length === 0) throw new Error(`GRPOTrainer: the prompt ${JSON.stringify(text.slice(0, 40))} encodes to no tokens`);
-    if (ids.length > this.config.maxPromptLength) ids = ids.slice(ids.length - this.config.maxPromptLength);
+    const keep = Math.min(this.config.maxPromptLength, this.model.config.maxPositionEmbeddings - this.config.maxCompletionLength);
+    if (ids.length > keep) ids = ids.slice(ids.length - keep);
     return { text, ids };
   }
 
