@@ -12,6 +12,7 @@ import {
   logSoftmax, makeMathAccuracyReward, mathAccuracyReward, presetConfig, saveSafetensors, trainBpe, writeConfig,
 } from '../lib';
 import { checkWellFormedXml } from './xml-check';
+import { describeCuda } from './helpers';
 
 const CHARS = ['q', ':', '+', '=', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const EOS = 0;
@@ -438,5 +439,34 @@ describe('mathrl grpo', () => {
     expect(r5.status).toBe(1);
     expect(r5.stderr).toMatch(/numGenerations must be an integer >= 2, got 1/);
     expect(fs.existsSync(path.join(tmp, 'cli-bad'))).toBe(false);
+  });
+});
+
+describeCuda('GRPO on CUDA', () => {
+  test('bf16 logprobs match the CPU within bf16 tolerance, and a GRPO step runs', async () => {
+    const cfg = toyConfig();
+    const cpu = LlamaModel.init(cfg, { seed: 2, initStd: 0.2 });
+    const gpu = LlamaModel.fromParams(cfg, cpu.params, { device: 'cuda' });
+    const ids = Tensor.fromArray(new Int32Array(14).map((_, i) => (i * 5 + 2) % 16), [2, 7], { dtype: 'i32' });
+    const tg = Tensor.fromArray(new Int32Array(14).map((_, i) => (i < 3 ? -100 : (i * 3) % 16)), [2, 7], { dtype: 'i32' });
+    const a = cpu.logprobs(ids, tg, { noGrad: true }).logp.toArray();
+    const b = gpu.logprobs(ids.to('cuda'), tg.to('cuda'), { noGrad: true }).logp.toArray();
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < a.length; i++) {
+      num += (a[i] - b[i]) ** 2;
+      den += a[i] ** 2;
+    }
+    expect(Math.sqrt(num / den)).toBeLessThan(2e-2);
+    const t = new GRPOTrainer({
+      model: gpu, tokenizer: tok, dataset: prompts(4), rewardFuncs: sevens, outDir: outDir(), steps: 2, promptsPerStep: 2,
+      numGenerations: 4, numIterations: 2, maxCompletionLength: 4, beta: 0.04, logFile: false, plotFile: false, checkpointEvery: 0,
+    });
+    await t.train();
+    expect(Number.isFinite(t.history[1].loss)).toBe(true);
+    expect(t.history[1].iterations[0].ratioMean).toBeCloseTo(1, 5);
+    t.dispose();
+    gpu.dispose();
+    cpu.dispose();
   });
 });
