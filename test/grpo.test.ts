@@ -362,6 +362,28 @@ describe('GRPOTrainer', () => {
     model.dispose();
   });
 
+  test('a resumed run reproduces the uninterrupted one (CPU: same completions, rewards and losses)', async () => {
+    const opts = (dir: string, steps: number, model: LlamaModel) => ({
+      model, tokenizer: tok, dataset: prompts(6), rewardFuncs: sevens, outDir: dir, steps, promptsPerStep: 2, numGenerations: 4,
+      numIterations: 2, maxCompletionLength: 4, learningRate: 2e-2, beta: 0.04, syncRefModel: true, refModelSyncSteps: 1,
+      checkpointEvery: 1, plotFile: false as const,
+    });
+    const key = (m: GRPOStepMetrics) => [m.reward, m.loss, m.kl, m.entropy, m.completionLength];
+    const full = new GRPOTrainer(opts(outDir(), 4, LlamaModel.init(toyConfig(), { seed: 11 })));
+    await full.train();
+    const dir = outDir();
+    const a = new GRPOTrainer(opts(dir, 2, LlamaModel.init(toyConfig(), { seed: 11 })));
+    await a.train();
+    const b = new GRPOTrainer({ ...opts(dir, 4, LlamaModel.init(toyConfig(), { seed: 99 })), resume: true });
+    await b.train();
+    expect(b.resumedFrom).toMatch(/step-00000002$/);
+    expect(b.history.map(key)).toEqual(full.history.map(key));
+    for (const t of [full, a, b]) {
+      t.dispose();
+      t.model.dispose();
+    }
+  });
+
   test('bad configs are refused with a clear message', () => {
     const model = LlamaModel.init(toyConfig(), { seed: 9 });
     const base = { model, tokenizer: tok, dataset: prompts(2), rewardFuncs: sevens, outDir: outDir(), logFile: false as const, maxCompletionLength: 8 };
