@@ -177,6 +177,7 @@ export type { GenerateOptions, GenerateResult, StopOptions, FinishReason } from 
 export { greedySampler, temperatureSampler, kernelSampler, hashUniform } from './generate/samplers';
 export type { Sampler, TemperatureSamplerOptions, KernelSamplerOptions } from './generate/samplers';
 export { GRPOTrainer, forwardRolloutEngine, completionSeed } from './train/grpo';
+export { cachedRolloutEngine } from './train/rollout';
 export type {
   GRPOConfig, GRPOTrainerOptions, GRPOExample, GRPOStepMetrics, GRPOCallbacks, GRPOCheckpointInfo, RolloutEngine,
   RolloutOptions, RolloutResult,

@@ -22,6 +22,7 @@ import { add, scale } from '../ops/elementwise';
 import { sample } from '../ops/sample';
 import { groupAdvantages, ScaleRewards } from '../ops/grpoAdvantages';
 import { GrpoLossType, grpoLoss, grpoMetrics } from '../ops/grpoLoss';
+import { cachedRolloutEngine } from './rollout';
 import type { ChatMessage, Tokenizer } from '../tokenizer';
 import { Rng, RngState } from '../util/rng';
 import { linePlotSvg } from '../util/plot';
@@ -267,7 +268,7 @@ export interface GRPOConfig {
   rewardFuncs: RewardFunction | (RewardFunction | NamedReward)[];
   /** One weight per reward function (TRL reward_weights). Default 1 each. */
   rewardWeights?: number[];
-  /** Generates the completions. Default forwardRolloutEngine(policy). */
+  /** Generates the completions. Default cachedRolloutEngine(policy, tokenizer) (KV cache + the sample kernel). */
   rolloutEngine?: RolloutEngine;
   /** Tokens that end a completion. Default the tokenizer's EOS (and the model config's eos ids). */
   stopTokenIds?: number[];
@@ -521,7 +522,7 @@ export class GRPOTrainer extends EventEmitter {
       this.stopIds = [...new Set(stop)];
       if (this.stopIds.length === 0) throw new Error('GRPOTrainer: no stop token: the tokenizer has no eos_token; pass stopTokenIds');
       this.padId = this.tokenizer.padId ?? this.stopIds[0];
-      this.engine = opts.rolloutEngine ?? forwardRolloutEngine(this.model);
+      this.engine = opts.rolloutEngine ?? cachedRolloutEngine(this.model, this.tokenizer);
       if (typeof this.engine !== 'function') throw new Error('GRPOTrainer: rolloutEngine must be a function');
       if (c.beta !== 0) this.refModel = this.copyModel(this.model);
       this.optimizer = new AdamW(this.model.params, {
