@@ -7,13 +7,14 @@ import * as path from 'path';
 import { LlamaModel, presetConfig, saveSafetensors, trainBpe, writeConfig } from '../lib';
 
 const cli = path.resolve(__dirname, '../dist/cjs/cli/main.js');
-const gsm8k = path.resolve(__dirname, '../../shared/data/gsm8k/test.jsonl');
+// A GSM8K slice shipped with the tests (first train lines, MIT; see test/fixtures/README.md).
+const gsm8k = path.resolve(__dirname, 'fixtures/gsm8k-train-sample.jsonl');
 
 describe('mathrl eval --model', () => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mathrl-evalmodel-'));
-    const lines = fs.readFileSync(gsm8k, 'utf8').split('\n').slice(0, 200).filter(Boolean);
+    const lines = fs.readFileSync(gsm8k, 'utf8').split('\n').filter(Boolean);
     const texts = lines.map((l) => JSON.parse(l)).flatMap((o) => [o.question, o.answer]);
     const tok = trainBpe(texts, { vocabSize: 400 });
     const cfg = presetConfig('tiny-1m', { vocabSize: tok.vocabSize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 16 });
