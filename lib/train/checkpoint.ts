@@ -9,7 +9,7 @@ import * as path from 'path';
 import { Device, Tensor } from '../tensor';
 import { LlamaModel, LlamaModelOptions } from '../model/llama';
 import { LlamaConfig, readConfig, writeConfig } from '../model/config';
-import { loadCheckpoint, loadSafetensors, saveSafetensors } from '../io/safetensors';
+import { loadCheckpoint, loadSafetensors, openSafetensors, saveSafetensors } from '../io/safetensors';
 import { Tokenizer } from '../tokenizer';
 import type { AdamW } from '../optim/adamw';
 
@@ -137,7 +137,12 @@ export function restoreWeights(dir: string, model: LlamaModel, optimizer: AdamW)
   const file = path.join(dir, 'optimizer.safetensors');
   const moments = loadSafetensors(file, { device: model.device, dtype: 'f32' });
   try {
-    const { step } = readTrainerState(dir).state;
+    // The optimizer's own step count is saved with its moments (a trainer step may take several
+    // optimizer steps, e.g. GRPO's μ iterations); older checkpoints fall back to the trainer step.
+    const meta = openSafetensors(file);
+    const saved = Number(meta.metadata.step);
+    meta.close();
+    const step = Number.isSafeInteger(saved) ? saved : readTrainerState(dir).state.step;
     optimizer.loadState(moments, step);
   } finally {
     for (const t of moments.values()) t.dispose();

@@ -903,7 +903,6 @@ export class GRPOTrainer extends EventEmitter {
       version: 1,
       kind: 'grpo',
       step: this.step,
-      optimizerSteps: this.optimizer.stepCount,
       elapsed: this.elapsedBefore,
       loader: this.loader,
       config: configRecord(this.config),
@@ -936,9 +935,6 @@ export class GRPOTrainer extends EventEmitter {
     if (JSON.stringify(state.model) !== JSON.stringify(toHFConfig(this.model.config)))
       throw new Error(`GRPOTrainer: ${dir} holds a model with a different config than the one being trained`);
     restoreWeights(dir, this.model, this.optimizer);
-    // restoreWeights counts one optimizer step per trainer step; GRPO takes μ per step
-    const os = state.optimizerSteps;
-    this.optimizer.stepCount = Number.isSafeInteger(os) ? (os as number) : state.step * this.config.numIterations;
     const refFile = path.join(dir, 'ref_model.safetensors');
     if (this.refModel && fs.existsSync(refFile)) {
       const t = loadSafetensors(refFile, { device: this.model.device, dtype: 'f32' });
