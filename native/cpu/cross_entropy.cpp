@@ -23,23 +23,15 @@ using vec::V1;
 using vec::V256;
 using vec::V512;
 
-inline float load1(const float* p) { return *p; }
-inline float load1(const uint16_t* p) { return bf16_to_f32(*p); }
-inline void store1(float* p, float v) { *p = v; }
-inline void store1(uint16_t* p, float v) { *p = f32_to_bf16(v); }
-
-// The last n < W elements of a row as a vector, padded with `pad`.
+using vec::load1;
+using vec::store1;
 template <class V, class T>
 inline typename V::R load_tail(const T* p, int64_t n, float pad) {
-  float buf[V::W];
-  for (int64_t i = 0; i < V::W; ++i) buf[i] = i < n ? load1(p + i) : pad;
-  return V::load(buf);
+  return vec::load_part<V>(p, n, pad);
 }
 template <class V, class T>
 inline void store_tail(T* p, int64_t n, typename V::R v) {
-  float buf[V::W];
-  V::store(buf, v);
-  for (int64_t i = 0; i < n; ++i) store1(p + i, buf[i]);
+  vec::store_part<V>(p, n, v);
 }
 
 // One row (target t valid). e: scratch of V_ floats (used only when drow). Returns the loss.

@@ -249,6 +249,35 @@ struct V1 {
   static inline R exp(R a) { return map([&](int i) { return std::exp(a.v[i]); }); }
 };
 
+// The first n (< W) elements at p as a vector, the other lanes `pad`; and the reverse. With these a
+// row's tail goes through the same vector code as its body, so an element's result never depends
+// on where a thread's range happens to start or end.
+inline float load1(const float* p) { return *p; }
+inline float load1(const uint16_t* p) { return bf16_to_f32(*p); }
+inline void store1(float* p, float v) { *p = v; }
+inline void store1(uint16_t* p, float v) { *p = f32_to_bf16(v); }
+template <class V, class T>
+inline typename V::R load_part(const T* p, int64_t n, float pad) {
+  float buf[V::W];
+  for (int64_t i = 0; i < V::W; ++i) buf[i] = i < n ? load1(p + i) : pad;
+  return V::load(buf);
+}
+template <class V, class T>
+inline void store_part(T* p, int64_t n, typename V::R v) {
+  float buf[V::W];
+  V::store(buf, v);
+  for (int64_t i = 0; i < n; ++i) store1(p + i, buf[i]);
+}
+
+// Elementwise map over [0, n): out[i] = f(in_0[i], in_1[i], ...) with f on vectors (tails padded
+// with `pad`).
+template <class V, class T, class F, class... In>
+inline void map_n(int64_t n, float pad, T* out, F f, const In*... in) {
+  int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) V::store(out + i, f(V::load(in + i)...));
+  if (i < n) store_part<V>(out + i, n - i, f(load_part<V>(in + i, n - i, pad)...));
+}
+
 }  // namespace vec
 }  // namespace cpu
 }  // namespace mathrl
