@@ -96,6 +96,7 @@ struct V512 {
   MATHRL_VEC_T512 static inline R mul(R a, R b) { return _mm512_mul_ps(a, b); }
   MATHRL_VEC_T512 static inline R div(R a, R b) { return _mm512_div_ps(a, b); }
   MATHRL_VEC_T512 static inline R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  MATHRL_VEC_T512 static inline R sqrt(R a) { return _mm512_sqrt_ps(a); }
   // max that propagates NaN from either operand.
   MATHRL_VEC_T512 static inline R max(R a, R b) {
     const R m = _mm512_max_ps(a, b);
@@ -168,6 +169,7 @@ struct V256 {
   MATHRL_VEC_T256 static inline R mul(R a, R b) { return _mm256_mul_ps(a, b); }
   MATHRL_VEC_T256 static inline R div(R a, R b) { return _mm256_div_ps(a, b); }
   MATHRL_VEC_T256 static inline R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  MATHRL_VEC_T256 static inline R sqrt(R a) { return _mm256_sqrt_ps(a); }
   MATHRL_VEC_T256 static inline R max(R a, R b) {
     const R m = _mm256_max_ps(a, b);
     return _mm256_blendv_ps(m, a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
@@ -234,6 +236,7 @@ struct V1 {
   static inline R mul(R a, R b) { return map([&](int i) { return a.v[i] * b.v[i]; }); }
   static inline R div(R a, R b) { return map([&](int i) { return a.v[i] / b.v[i]; }); }
   static inline R fmadd(R a, R b, R c) { return map([&](int i) { return a.v[i] * b.v[i] + c.v[i]; }); }
+  static inline R sqrt(R a) { return map([&](int i) { return std::sqrt(a.v[i]); }); }
   static inline float max1(float a, float b) { return (a > b || a != a) ? a : b; }
   static inline R max(R a, R b) { return map([&](int i) { return max1(a.v[i], b.v[i]); }); }
   static inline float hsum(R a) {
