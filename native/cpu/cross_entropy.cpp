@@ -1,9 +1,15 @@
-// Fused softmax cross-entropy: one online max/sum pass per row (no softmax buffer), then the gradient
-// written straight into dlogits (which may be the logits buffer itself).
+// Fused softmax cross-entropy, per row: max, then e = exp(x - max) into an f32 scratch row with its
+// sum z, then loss = (max - x_t) + log z and dlogits = (e / z - [c == t]) * scale written straight
+// into dlogits (which may be the logits buffer itself). f32 math with a vectorised exp (vec.h:
+// AVX-512 / AVX2 picked at run time, portable scalar otherwise); sums keep one accumulator per lane
+// in a fixed order, so results do not depend on the thread count.
+#include "vec.h"  // first: see its note on GCC 12 warnings
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "dtype_io.h"
 #include "ops.h"
@@ -11,6 +17,88 @@
 
 namespace mathrl {
 namespace cpu {
+
+namespace {
+using vec::V1;
+using vec::V256;
+using vec::V512;
+
+using vec::load1;
+using vec::store1;
+template <class V, class T>
+inline typename V::R load_tail(const T* p, int64_t n, float pad) {
+  return vec::load_part<V>(p, n, pad);
+}
+template <class V, class T>
+inline void store_tail(T* p, int64_t n, typename V::R v) {
+  vec::store_part<V>(p, n, v);
+}
+
+// One row (target t valid). e: scratch of V_ floats (used only when drow). Returns the loss.
+template <class V, class T>
+float ce_row(const T* row, T* drow, int64_t n, int32_t t, float scale, float* e) {
+  constexpr int64_t W = V::W;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const float xt = load1(row + t);  // read before the gradient may overwrite it (in place)
+  const int64_t nv = n - n % W;
+  typename V::R vm = V::set1(kNegInf);
+  for (int64_t c = 0; c < nv; c += W) vm = V::max(vm, V::load(row + c));
+  if (nv < n) vm = V::max(vm, load_tail<V>(row + nv, n - nv, kNegInf));
+  const float m = V::hmax(vm);
+  // m = -inf: every logit is -inf (no probability anywhere): NaN, as exp(-inf - -inf) gives.
+  const typename V::R vmax = V::set1(m);
+  typename V::R vz = V::zero();
+  for (int64_t c = 0; c < nv; c += W) {
+    const typename V::R ex = V::exp(V::sub(V::load(row + c), vmax));
+    if (drow) V::store(e + c, ex);
+    vz = V::add(vz, ex);
+  }
+  if (nv < n) {
+    const typename V::R ex = V::exp(V::sub(load_tail<V>(row + nv, n - nv, kNegInf), vmax));
+    if (drow) V::store(e + nv, ex);  // e has room: the caller pads it to a multiple of W
+    vz = V::add(vz, ex);
+  }
+  const float z = V::hsum(vz);
+  const float logz = std::log(z);
+  if (drow) {
+    const float inv = 1.f / z;
+    const typename V::R vs = V::set1(inv * scale);
+    for (int64_t c = 0; c < nv; c += W) V::store(drow + c, V::mul(V::load(e + c), vs));
+    if (nv < n) store_tail<V>(drow + nv, n - nv, V::mul(V::load(e + nv), vs));
+    store1(drow + t, (e[t] * inv - 1.f) * scale);
+  }
+  return (m - xt) + logz;
+}
+
+template <class T>
+using RowFn = float (*)(const T*, T*, int64_t, int32_t, float, float*);
+
+MATHRL_VEC_AVX512 float row512(const float* r, float* d, int64_t n, int32_t t, float s, float* e) {
+  return ce_row<V512>(r, d, n, t, s, e);
+}
+MATHRL_VEC_AVX512 float row512(const uint16_t* r, uint16_t* d, int64_t n, int32_t t, float s, float* e) {
+  return ce_row<V512>(r, d, n, t, s, e);
+}
+MATHRL_VEC_AVX2 float row256(const float* r, float* d, int64_t n, int32_t t, float s, float* e) {
+  return ce_row<V256>(r, d, n, t, s, e);
+}
+MATHRL_VEC_AVX2 float row256(const uint16_t* r, uint16_t* d, int64_t n, int32_t t, float s, float* e) {
+  return ce_row<V256>(r, d, n, t, s, e);
+}
+float row1(const float* r, float* d, int64_t n, int32_t t, float s, float* e) { return ce_row<V1>(r, d, n, t, s, e); }
+float row1(const uint16_t* r, uint16_t* d, int64_t n, int32_t t, float s, float* e) {
+  return ce_row<V1>(r, d, n, t, s, e);
+}
+
+template <class T>
+RowFn<T> pick_row() {
+  switch (vec::pick_isa()) {
+    case vec::Isa::Avx512: return static_cast<RowFn<T>>(&row512);
+    case vec::Isa::Avx2: return static_cast<RowFn<T>>(&row256);
+    default: return static_cast<RowFn<T>>(&row1);
+  }
+}
+}  // namespace
 
 void cross_entropy(DType dt, int64_t N, int64_t V, const void* logits, const int32_t* targets, int32_t ignore_index,
                    bool has_scale, float grad_scale, float* losses, float* loss, float* count, void* dlogits) {
@@ -30,8 +118,10 @@ void cross_entropy(DType dt, int64_t N, int64_t V, const void* logits, const int
     using T = typename IO::T;
     const T* x = static_cast<const T*>(logits);
     T* dl = static_cast<T*>(dlogits);
+    const RowFn<T> row_fn = pick_row<T>();
     int64_t grain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(V, 1));
     parallel_for(N, [&](int64_t s, int64_t e, int) {
+      std::vector<float> scratch(dl ? static_cast<size_t>(V + 16) : 0);
       for (int64_t r = s; r < e; ++r) {
         const T* row = x + r * V;
         T* drow = dl ? dl + r * V : nullptr;
@@ -42,26 +132,7 @@ void cross_entropy(DType dt, int64_t N, int64_t V, const void* logits, const int
             for (int64_t c = 0; c < V; ++c) IO::store(drow, c, 0.f);
           continue;
         }
-        float xt = IO::load(row, t);  // read before the gradient may overwrite it (in place)
-        // Online max / sum of exp: one pass.
-        float m = -std::numeric_limits<float>::infinity();
-        double z = 0;
-        for (int64_t c = 0; c < V; ++c) {
-          float v = IO::load(row, c);
-          if (v > m) {
-            z = z * std::exp(static_cast<double>(m) - v) + 1.0;
-            m = v;
-          } else if (v != -std::numeric_limits<float>::infinity()) {
-            z += std::exp(static_cast<double>(v) - m);  // NaN propagates
-          }
-        }
-        double lse = static_cast<double>(m) + std::log(z);
-        losses[r] = static_cast<float>(lse - xt);
-        if (drow)
-          for (int64_t c = 0; c < V; ++c) {
-            double p = std::exp(static_cast<double>(IO::load(row, c)) - lse);
-            IO::store(drow, c, static_cast<float>((p - (c == t ? 1.0 : 0.0)) * scale));
-          }
+        losses[r] = row_fn(row, drow, V, t, scale, scratch.data());
       }
     }, grain);
   });

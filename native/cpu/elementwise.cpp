@@ -1,4 +1,6 @@
 // Elementwise CPU reference kernels: add, mul, scale, cast, fill.
+#include "vec.h"  // first: see its note on GCC 12 warnings
+
 #include "dtype_io.h"
 #include "ops.h"
 #include "parallel.h"
@@ -8,6 +10,43 @@ namespace cpu {
 
 namespace {
 constexpr int64_t kGrain = 1 << 15;  // elements per task; smaller ranges run inline
+
+// Same-shape add / mul (no broadcast), vectorised per ISA (vec.h); elementwise, so the result of each
+// element is the same whatever the thread split.
+template <class V, class T>
+inline void add_same(int64_t n, const T* a, const T* b, T* o) {
+  vec::map_n<V>(n, 0.f, o, [](typename V::R x, typename V::R y) { return V::add(x, y); }, a, b);
+}
+template <class V, class T>
+inline void mul_same(int64_t n, const T* a, const T* b, T* o) {
+  vec::map_n<V>(n, 0.f, o, [](typename V::R x, typename V::R y) { return V::mul(x, y); }, a, b);
+}
+#define MATHRL_EW_WRAP(NAME, ATTR, VT)                                                                      \
+  template <class T>                                                                                      \
+  ATTR void NAME##_add(int64_t n, const T* a, const T* b, T* o) { add_same<VT>(n, a, b, o); }            \
+  template <class T>                                                                                      \
+  ATTR void NAME##_mul(int64_t n, const T* a, const T* b, T* o) { mul_same<VT>(n, a, b, o); }
+MATHRL_EW_WRAP(isa512, MATHRL_VEC_AVX512, vec::V512)
+MATHRL_EW_WRAP(isa256, MATHRL_VEC_AVX2, vec::V256)
+MATHRL_EW_WRAP(isa1, , vec::V1)
+#undef MATHRL_EW_WRAP
+
+template <bool Mul>
+bool same_shape(DType dt, int64_t n, const void* a, const void* b, int64_t nb, void* out) {
+  if (nb != n || (dt != DType::F32 && dt != DType::BF16)) return false;
+  with_float_dtype(dt, Mul ? "mul" : "add", [&](auto io) {
+    using T = typename decltype(io)::T;
+    const T* x = static_cast<const T*>(a);
+    const T* y = static_cast<const T*>(b);
+    T* o = static_cast<T*>(out);
+    const vec::Isa isa = vec::pick_isa();
+    auto fn = isa == vec::Isa::Avx512 ? (Mul ? &isa512_mul<T> : &isa512_add<T>)
+              : isa == vec::Isa::Avx2 ? (Mul ? &isa256_mul<T> : &isa256_add<T>)
+                                      : (Mul ? &isa1_mul<T> : &isa1_add<T>);
+    parallel_for(n, [&](int64_t s, int64_t e, int) { fn(e - s, x + s, y + s, o + s); }, kGrain);
+  });
+  return true;
+}
 
 template <typename Op>
 void binary(DType dt, int64_t n, const void* a, const void* b, int64_t nb, void* out, const char* name,
@@ -30,10 +69,12 @@ void binary(DType dt, int64_t n, const void* a, const void* b, int64_t nb, void*
 }  // namespace
 
 void add(DType dt, int64_t n, const void* a, const void* b, int64_t nb, void* out) {
+  if (same_shape<false>(dt, n, a, b, nb, out)) return;
   binary(dt, n, a, b, nb, out, "add", [](float x, float y) { return x + y; });
 }
 
 void mul(DType dt, int64_t n, const void* a, const void* b, int64_t nb, void* out) {
+  if (same_shape<true>(dt, n, a, b, nb, out)) return;
   binary(dt, n, a, b, nb, out, "mul", [](float x, float y) { return x * y; });
 }
 
