@@ -1,7 +1,7 @@
 // Fused softmax cross-entropy, per row: max, then e = exp(x - max) into an f32 scratch row with its
 // sum z, then loss = (max - x_t) + log z and dlogits = (e / z - [c == t]) * scale written straight
 // into dlogits (which may be the logits buffer itself). f32 math with a vectorised exp (vec.h:
-// AVX-512 / AVX2 picked at run time, portable scalar otherwise); sums keep one accumulator per lane
+// AVX-512 / AVX2 picked at run time, portable code otherwise); sums keep one accumulator per lane
 // in a fixed order, so results do not depend on the thread count.
 #include "vec.h"  // first: see its note on GCC 12 warnings
 
@@ -24,17 +24,11 @@ using vec::V256;
 using vec::V512;
 
 using vec::load1;
+using vec::load_part;
 using vec::store1;
-template <class V, class T>
-inline typename V::R load_tail(const T* p, int64_t n, float pad) {
-  return vec::load_part<V>(p, n, pad);
-}
-template <class V, class T>
-inline void store_tail(T* p, int64_t n, typename V::R v) {
-  vec::store_part<V>(p, n, v);
-}
+using vec::store_part;
 
-// One row (target t valid). e: scratch of V_ floats (used only when drow). Returns the loss.
+// One row (target t valid). e: scratch of n + 16 floats (used only when drow). Returns the loss.
 template <class V, class T>
 float ce_row(const T* row, T* drow, int64_t n, int32_t t, float scale, float* e) {
   constexpr int64_t W = V::W;
@@ -43,7 +37,7 @@ float ce_row(const T* row, T* drow, int64_t n, int32_t t, float scale, float* e)
   const int64_t nv = n - n % W;
   typename V::R vm = V::set1(kNegInf);
   for (int64_t c = 0; c < nv; c += W) vm = V::max(vm, V::load(row + c));
-  if (nv < n) vm = V::max(vm, load_tail<V>(row + nv, n - nv, kNegInf));
+  if (nv < n) vm = V::max(vm, load_part<V>(row + nv, n - nv, kNegInf));
   const float m = V::hmax(vm);
   // m = -inf: every logit is -inf (no probability anywhere): NaN, as exp(-inf - -inf) gives.
   const typename V::R vmax = V::set1(m);
@@ -54,7 +48,7 @@ float ce_row(const T* row, T* drow, int64_t n, int32_t t, float scale, float* e)
     vz = V::add(vz, ex);
   }
   if (nv < n) {
-    const typename V::R ex = V::exp(V::sub(load_tail<V>(row + nv, n - nv, kNegInf), vmax));
+    const typename V::R ex = V::exp(V::sub(load_part<V>(row + nv, n - nv, kNegInf), vmax));
     if (drow) V::store(e + nv, ex);  // e has room: the caller pads it to a multiple of W
     vz = V::add(vz, ex);
   }
@@ -64,7 +58,7 @@ float ce_row(const T* row, T* drow, int64_t n, int32_t t, float scale, float* e)
     const float inv = 1.f / z;
     const typename V::R vs = V::set1(inv * scale);
     for (int64_t c = 0; c < nv; c += W) V::store(drow + c, V::mul(V::load(e + c), vs));
-    if (nv < n) store_tail<V>(drow + nv, n - nv, V::mul(V::load(e + nv), vs));
+    if (nv < n) store_part<V>(drow + nv, n - nv, V::mul(V::load(e + nv), vs));
     store1(drow + t, (e[t] * inv - 1.f) * scale);
   }
   return (m - xt) + logz;

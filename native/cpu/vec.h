@@ -16,7 +16,7 @@
 // result depends on the ISA but never on the thread count.
 #pragma once
 // GCC 12's AVX-512 intrinsics initialise their "undefined" operands from themselves, which
-// -Wuninitialized reports once they are inlined (GCC bug 105593, fixed in GCC 13). Diagnostics
+// -Wuninitialized reports once they are inlined (a GCC 12 false positive). Diagnostics
 // pragmas apply by source location, so this must come before the first #include <immintrin.h>:
 // include vec.h first.
 #pragma GCC diagnostic ignored "-Wuninitialized"
