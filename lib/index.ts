@@ -83,7 +83,7 @@ export { embedding, embeddingBackward, checkIndexErrors } from './ops/embedding'
 export { crossEntropy } from './ops/crossEntropy';
 export type { CrossEntropyOptions, CrossEntropyResult } from './ops/crossEntropy';
 export { LlamaModel, parameterShapes } from './model/llama';
-export type { LlamaModelOptions, InitOptions, ForwardOptions, LossOptions, LossResult } from './model/llama';
+export type { LlamaModelOptions, InitOptions, ForwardOptions, LossOptions, LossResult, LogprobOptions, LogprobResult } from './model/llama';
 export { AdamW } from './optim/adamw';
 export type { AdamWConfig, StepOptions, StepResult } from './optim/adamw';
 export {
@@ -176,3 +176,10 @@ export { generate } from './generate/generate';
 export type { GenerateOptions, GenerateResult, StopOptions, FinishReason } from './generate/generate';
 export { greedySampler, temperatureSampler, kernelSampler, hashUniform } from './generate/samplers';
 export type { Sampler, TemperatureSamplerOptions, KernelSamplerOptions } from './generate/samplers';
+export { GRPOTrainer, forwardRolloutEngine, completionSeed } from './train/grpo';
+export type {
+  GRPOConfig, GRPOTrainerOptions, GRPOExample, GRPOStepMetrics, GRPOCallbacks, GRPOCheckpointInfo, RolloutEngine,
+  RolloutOptions, RolloutResult,
+} from './train/grpo';
+export { mathAccuracyReward, makeMathAccuracyReward, boxedFormatReward, isCorrect, resolveRewards } from './train/rewards';
+export type { RewardFunction, RewardValue, NamedReward, MathRewardOptions } from './train/rewards';

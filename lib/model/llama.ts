@@ -13,6 +13,7 @@ import { attention, attentionBackward } from '../ops/attention';
 import { crossEntropy } from '../ops/crossEntropy';
 import { kvCacheWrite } from '../ops/kvCache';
 import { attentionDecode } from '../ops/attentionDecode';
+import { linearLogprob, linearLogprobBackward } from '../ops/linearLogprob';
 import { LlamaConfig, validateConfig } from './config';
 import { KVCache } from './kvCache';
 
@@ -68,6 +69,24 @@ export interface PrefillOptions {
   attentionMask?: Tensor | ArrayLike<number>;
   /** Cache rows to fill (distinct): ids row b goes to cache row rows[b]. Default 0 .. B-1. */
   rows?: ArrayLike<number>;
+}
+
+export interface LogprobOptions extends ForwardOptions {
+  /** Logits are divided by this before the softmax (TRL scores with the sampling temperature). Default 1. */
+  temperature?: number;
+  /** Target value that is not scored: its logp and entropy are 0 (default -100). */
+  ignoreIndex?: number;
+  /** Vocabulary columns per chunk of the fused log-prob (default 8192). */
+  chunkSize?: number;
+  /** Only the values: the activations are released, backwardLogprobs() cannot follow. */
+  noGrad?: boolean;
+}
+
+export interface LogprobResult {
+  /** f32 [B, T]: log softmax(logits / temperature)[targets] (0 where the target is ignored). */
+  logp: Tensor;
+  /** f32 [B, T]: entropy of that softmax (0 where the target is ignored). */
+  entropy: Tensor;
 }
 
 export interface LossResult {
@@ -164,6 +183,7 @@ interface ForwardCache {
   hf: Tensor; // final rmsnorm output, compute dtype
   rf: Tensor;
   dlogits?: Tensor;
+  lp?: { targets: Tensor; lse: Tensor; entropy: Tensor; temperature: number; ignoreIndex: number; chunkSize?: number };
 }
 
 export class LlamaModel {
@@ -360,6 +380,7 @@ export class LlamaModel {
     if (!c) return;
     for (const l of c.layers) for (const t of Object.values(l)) t.dispose();
     for (const t of [c.ids, c.positions, c.xFinal, c.hf, c.rf, c.dlogits, c.segmentIds]) t?.dispose();
+    if (c.lp) for (const t of [c.lp.targets, c.lp.lse, c.lp.entropy]) t.dispose();
     this.cache = null;
   }
 
@@ -368,6 +389,15 @@ export class LlamaModel {
    * them). The activations are kept for backward() until the next forward or dispose().
    */
   forward(ids: Tensor, opts: ForwardOptions = {}): Tensor {
+    const cache = this.forwardHidden(ids, opts);
+    const logits = gemm(cache.hf, this.w(this.lmHeadName()), { transB: true });
+    const shaped = logits.reshape([cache.B, cache.T, this.config.vocabSize]);
+    logits.dispose();
+    return shaped;
+  }
+
+  /** The decoder up to the final norm: fills this.cache (hf is the final normalised hidden state). */
+  private forwardHidden(ids: Tensor, opts: ForwardOptions): ForwardCache {
     const cfg = this.config;
     if (!(ids instanceof Tensor)) throw new TypeError('LlamaModel.forward: ids must be a Tensor');
     if (ids.dtype !== 'i32' || ids.ndim !== 2)
@@ -432,10 +462,77 @@ export class LlamaModel {
     cache.xFinal = x;
     cache.hf = this.toCompute(nf.y);
     cache.rf = nf.rstd;
-    const logits = gemm(cache.hf, this.w(this.lmHeadName()), { transB: true });
-    const shaped = logits.reshape([B, T, cfg.vocabSize]);
-    logits.dispose();
-    return shaped;
+    return cache;
+  }
+
+  /**
+   * Per-token log-probs of targets (i32 [B, T]; targets[b, t] is the token scored after ids[b, t],
+   * ignoreIndex where nothing is scored) and the softmax entropies, from the final hidden state with the
+   * fused chunked linearLogprob: the [B, T, V] logits are never stored. Unless noGrad, keeps what
+   * backwardLogprobs() needs (until the next forward). The caller disposes the returned tensors.
+   */
+  logprobs(ids: Tensor, targets: Tensor, opts: LogprobOptions = {}): LogprobResult {
+    if (!(targets instanceof Tensor) || targets.dtype !== 'i32' || targets.ndim !== 2 || !(ids instanceof Tensor) ||
+        targets.shape[0] !== ids.shape[0] || targets.shape[1] !== ids.shape[1])
+      throw new RangeError(
+        `LlamaModel.logprobs: targets ${targets instanceof Tensor ? `${targets.dtype} ${shapeStr(targets.shape)}` : typeof targets} must be i32 ${ids instanceof Tensor ? shapeStr(ids.shape) : '[B, T]'} like ids`,
+      );
+    const cache = this.forwardHidden(ids, opts);
+    const N = cache.B * cache.T;
+    const temperature = opts.temperature ?? 1;
+    const ignoreIndex = opts.ignoreIndex ?? -100;
+    const tg = targets.device === this.device ? targets.reshape([N]) : targets.to(this.device).reshape([N]);
+    let r;
+    try {
+      r = linearLogprob(cache.hf, this.w(this.lmHeadName()), tg, { temperature, ignoreIndex, chunkSize: opts.chunkSize });
+    } catch (e) {
+      tg.dispose();
+      this.releaseCache();
+      throw e;
+    }
+    const shape = [cache.B, cache.T];
+    const logp = r.logp.reshape(shape);
+    const entropy = r.entropy.reshape(shape);
+    r.logp.dispose();
+    if (opts.noGrad) {
+      tg.dispose();
+      r.lse.dispose();
+      r.entropy.dispose();
+      this.releaseCache();
+      return { logp, entropy };
+    }
+    cache.lp = { targets: tg, lse: r.lse, entropy: r.entropy, temperature, ignoreIndex, chunkSize: opts.chunkSize };
+    return { logp, entropy };
+  }
+
+  /**
+   * Back-propagates dlogp (f32 [B, T]: d loss / d logp of the last logprobs() call) into this.grads,
+   * accumulating like backward().
+   */
+  backwardLogprobs(dlogp: Tensor): void {
+    const c = this.cache;
+    if (!c || !c.lp) throw new Error('LlamaModel.backwardLogprobs: call logprobs() (without noGrad) first');
+    if (!(dlogp instanceof Tensor) || dlogp.dtype !== 'f32' || dlogp.ndim !== 2 || dlogp.shape[0] !== c.B || dlogp.shape[1] !== c.T)
+      throw new RangeError(
+        `LlamaModel.backwardLogprobs: dlogp ${dlogp instanceof Tensor ? `${dlogp.dtype} ${shapeStr(dlogp.shape)}` : typeof dlogp} must be f32 [${c.B}, ${c.T}]`,
+      );
+    const lp = c.lp;
+    c.lp = undefined;
+    const N = c.B * c.T;
+    const d = dlogp.device === this.device ? dlogp.reshape([N]) : dlogp.to(this.device).reshape([N]);
+    try {
+      const lm = this.lmHeadName();
+      const { dhidden } = linearLogprobBackward(c.hf, this.w(lm), lp.targets, { lse: lp.lse, entropy: lp.entropy }, d, {
+        temperature: lp.temperature,
+        ignoreIndex: lp.ignoreIndex,
+        chunkSize: lp.chunkSize,
+        dlmHead: this.grad(lm),
+      });
+      this.backwardFromHidden(dhidden);
+    } finally {
+      d.dispose();
+      for (const t of [lp.targets, lp.lse, lp.entropy]) t.dispose();
+    }
   }
 
   private lmHeadName(): string {
@@ -518,10 +615,6 @@ export class LlamaModel {
   backward(): void {
     const c = this.cache;
     if (!c || !c.dlogits) throw new Error('LlamaModel.backward: call loss() first (backward needs its dlogits)');
-    const cfg = this.config;
-    const N = c.B * c.T;
-    const { numAttentionHeads: Hq, numKeyValueHeads: Hkv, headDim: Dh, ropeTheta: theta } = cfg;
-    const attnOpts = { causal: true, segmentIds: c.segmentIds };
     const lm = this.lmHeadName();
 
     const dlogits = this.toCompute(c.dlogits);
@@ -529,6 +622,16 @@ export class LlamaModel {
     this.accumulateWeightGrad(lm, dlogits, c.hf);
     const dhf = gemm(dlogits, this.w(lm));
     dlogits.dispose();
+    this.backwardFromHidden(dhf);
+  }
+
+  /** Back-propagates d loss / d hf (f32 [N, D], disposed here) through the final norm and the layers. */
+  private backwardFromHidden(dhf: Tensor): void {
+    const c = this.cache!;
+    const cfg = this.config;
+    const N = c.B * c.T;
+    const { numAttentionHeads: Hq, numKeyValueHeads: Hkv, headDim: Dh, ropeTheta: theta } = cfg;
+    const attnOpts = { causal: true, segmentIds: c.segmentIds };
     let dres = rmsnormBackward(dhf, c.xFinal, this.param('model.norm.weight'), c.rf, {
       dweight: this.grad('model.norm.weight'),
     }).dx;

@@ -6,7 +6,7 @@
 // step-* is always whole; a crash leaves at most a .tmp-* folder, which is ignored and cleaned up.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Device } from '../tensor';
+import { Device, Tensor } from '../tensor';
 import { LlamaModel, LlamaModelOptions } from '../model/llama';
 import { LlamaConfig, readConfig, writeConfig } from '../model/config';
 import { loadCheckpoint, loadSafetensors, saveSafetensors } from '../io/safetensors';
@@ -64,6 +64,8 @@ export interface CheckpointContents {
   optimizer: AdamW;
   /** JSON-serializable trainer state. */
   state: Record<string, unknown> & { step: number };
+  /** More safetensors files to write into the folder (file name → tensors), e.g. GRPO's reference model. */
+  extraTensors?: Record<string, Map<string, Tensor>>;
 }
 
 /**
@@ -83,6 +85,7 @@ export function saveTrainingCheckpoint(outDir: string, c: CheckpointContents, ke
     saveSafetensors(path.join(tmp, 'optimizer.safetensors'), c.optimizer.stateTensors(), {
       step: String(c.optimizer.stepCount),
     });
+    for (const [file, tensors] of Object.entries(c.extraTensors ?? {})) saveSafetensors(path.join(tmp, file), tensors, { format: 'pt' });
     writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify(c.state) + '\n');
     if (fs.existsSync(final)) {
       const old = `${tmp}-old`;
