@@ -38,7 +38,7 @@ export interface DemoOptions {
   /** Output folder (created; existing stage folders are replaced). */
   out: string;
   seed?: number;
-  /** Model size (default 'tiny', about 0.9M parameters). */
+  /** Model size (default 'tiny', about 0.3M parameters). */
   size?: DemoSize;
   /** Multiplies every stage's steps (default 1). */
   steps?: number;
@@ -71,9 +71,9 @@ export interface DemoSettings {
 }
 
 const MODEL_SIZES: Record<DemoSize, Partial<LlamaConfig>> = {
-  tiny: { hiddenSize: 128, numHiddenLayers: 4, numAttentionHeads: 4, numKeyValueHeads: 2, intermediateSize: 384 },
-  small: { hiddenSize: 256, numHiddenLayers: 6, numAttentionHeads: 8, numKeyValueHeads: 4, intermediateSize: 768 },
-  medium: { hiddenSize: 512, numHiddenLayers: 8, numAttentionHeads: 8, numKeyValueHeads: 4, intermediateSize: 1536 },
+  tiny: { hiddenSize: 96, numHiddenLayers: 3, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 24, intermediateSize: 256 },
+  small: { hiddenSize: 256, numHiddenLayers: 6, numAttentionHeads: 8, numKeyValueHeads: 4, headDim: 32, intermediateSize: 768 },
+  medium: { hiddenSize: 512, numHiddenLayers: 8, numAttentionHeads: 8, numKeyValueHeads: 4, headDim: 64, intermediateSize: 1536 },
 };
 
 /** The resolved settings of a demo run (what --quick, --size, --steps and --seed choose). */
@@ -94,7 +94,7 @@ export function demoSettings(opts: Omit<DemoOptions, 'out' | 'log' | 'onStage'> 
     seed, size, device, quick, stepsScale: scale, vocabSize,
     model: presetConfig('tiny-1m', { ...MODEL_SIZES[size], vocabSize, maxPositionEmbeddings: 256 }),
     world: { trainProblems: 4000, testProblems: quick ? 100 : 200, factDocuments: 1500 },
-    pretrain: { steps: n(quick ? 100 : 240), seqLen: 128, batchSize: 16, lr: 2e-3 * lrScale, warmupSteps: 20 },
+    pretrain: { steps: n(quick ? 400 : 1000), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
     sft: { steps: n(quick ? 40 : 100), seqLen: 256, batchSize: 8, lr: 1e-3 * lrScale, warmupSteps: 10 },
     grpo: {
       steps: n(quick ? 12 : 30), promptsPerStep: 16, numGenerations: 8, beta: 0.04, learningRate: 3e-4 * lrScale,

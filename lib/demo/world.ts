@@ -46,6 +46,7 @@ export interface WorldOptions {
   factDocuments?: number;
   /** Share of each template's SFT solutions written answer-only (see the file comment). */
   answerOnlyShare?: Partial<Record<TemplateName, number>>;
+  limits?: Partial<Limits>;
 }
 
 export const DEFAULT_ANSWER_ONLY_SHARE: Readonly<Record<TemplateName, number>> = Object.freeze({
@@ -55,8 +56,19 @@ export const DEFAULT_ANSWER_ONLY_SHARE: Readonly<Record<TemplateName, number>> =
   shop: 0.85,
 });
 
-/** Values never leave [0, MAX_VALUE]: every number is one or two digits. */
-export const MAX_VALUE = 99;
+/** How big the numbers get. */
+export interface Limits {
+  /** Values never leave [0, maxValue] (at most 99: one or two digits). */
+  maxValue: number;
+  /** Largest operand of + and −. */
+  maxOperand: number;
+  /** Largest factor of ×. */
+  maxFactor: number;
+  /** Largest starting amount of the story and bus templates. */
+  maxStart: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ maxValue: 40, maxOperand: 9, maxFactor: 5, maxStart: 9 });
 
 const NAMES: [string, 'she' | 'he'][] = [
   ['Ana', 'she'], ['Ben', 'he'], ['Cara', 'she'], ['Dev', 'he'], ['Eli', 'he'], ['Fay', 'she'],
@@ -74,6 +86,15 @@ function cap(s: string): string {
 
 function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[rng.int(xs.length)];
+}
+
+/** Two factors in [2, maxFactor] whose product stays within maxValue. */
+function factors(rng: Rng, L: Limits): [number, number] {
+  for (;;) {
+    const a = 2 + rng.int(L.maxFactor - 1);
+    const b = 2 + rng.int(L.maxFactor - 1);
+    if (a * b <= L.maxValue) return [a, b];
+  }
 }
 
 function apply(v: number, s: Step): number {
@@ -112,12 +133,12 @@ function finalValue(start: number, steps: Step[]): number {
   return steps.reduce(apply, start);
 }
 
-/** A random +/− step keeping the value in [0, MAX_VALUE]. */
-function plusMinus(rng: Rng, v: number): Step {
+/** A random +/− step keeping the value in [0, maxValue]. */
+function plusMinus(rng: Rng, v: number, L: Limits): Step {
   const canSub = v >= 2;
-  const canAdd = v <= MAX_VALUE - 2;
-  if (canSub && (!canAdd || rng.next() < 0.5)) return { op: '-', n: 1 + rng.int(Math.min(19, v - 1)) };
-  return { op: '+', n: 1 + rng.int(Math.min(19, MAX_VALUE - v)) };
+  const canAdd = v <= L.maxValue - 2;
+  if (canSub && (!canAdd || rng.next() < 0.5)) return { op: '-', n: 1 + rng.int(Math.min(L.maxOperand, v - 1)) };
+  return { op: '+', n: 1 + rng.int(Math.min(L.maxOperand, L.maxValue - v)) };
 }
 
 interface Drawn {
@@ -127,19 +148,20 @@ interface Drawn {
   question: string;
 }
 
-function drawStory(rng: Rng, nSteps: number): Drawn {
+function drawStory(rng: Rng, nSteps: number, L: Limits): Drawn {
   const [name, pr] = pick(rng, NAMES);
   const [friend] = pick(rng, NAMES.filter((n) => n[0] !== name));
   const [, items] = pick(rng, ITEMS);
   const obj = pr === 'she' ? 'her' : 'him';
-  const start = 2 + rng.int(39);
+  const start = 2 + rng.int(L.maxStart - 1);
   const steps: Step[] = [];
   const parts = [`${name} has ${start} ${items}.`];
   let v = start;
   for (let i = 0; i < nSteps; i++) {
     let s: Step;
-    if (i > 0 && v <= 24 && rng.next() < 0.25) s = { op: '*', n: 2 + rng.int(Math.min(3, Math.floor(MAX_VALUE / v) - 1)) };
-    else s = plusMinus(rng, v);
+    if (i > 0 && v >= 2 && 2 * v <= L.maxValue && rng.next() < 0.25)
+      s = { op: '*', n: 2 + rng.int(Math.min(L.maxFactor, Math.floor(L.maxValue / v)) - 1) };
+    else s = plusMinus(rng, v, L);
     const P = i === 0 ? cap(pr) : `Then ${pr}`;
     if (s.op === '+')
       parts.push(pick(rng, [`${P} buys ${s.n} more.`, `${P} finds ${s.n} more.`, `${i === 0 ? '' : 'Then '}${friend} gives ${obj} ${s.n} more.`]));
@@ -152,14 +174,14 @@ function drawStory(rng: Rng, nSteps: number): Drawn {
   return { template: 'story', start, steps, question: parts.join(' ') };
 }
 
-function drawBus(rng: Rng, nSteps: number): Drawn {
+function drawBus(rng: Rng, nSteps: number, L: Limits): Drawn {
   const vehicle = pick(rng, ['bus', 'train', 'boat']);
-  const start = 5 + rng.int(46);
+  const start = 3 + rng.int(L.maxStart - 2);
   const steps: Step[] = [];
   const parts = [`A ${vehicle} has ${start} people on it.`];
   let v = start;
   for (let i = 0; i < nSteps; i++) {
-    const s = plusMinus(rng, v);
+    const s = plusMinus(rng, v, L);
     const where = i === 0 ? 'At the first stop' : pick(rng, ['At the next stop', 'Then']);
     parts.push(`${where}, ${s.n} ${s.n === 1 ? 'person gets' : 'people get'} ${s.op === '+' ? 'on' : 'off'}.`);
     steps.push(s);
@@ -169,16 +191,15 @@ function drawBus(rng: Rng, nSteps: number): Drawn {
   return { template: 'bus', start, steps, question: parts.join(' ') };
 }
 
-function drawBoxes(rng: Rng, nSteps: number): Drawn {
+function drawBoxes(rng: Rng, nSteps: number, L: Limits): Drawn {
   const [name, pr] = pick(rng, NAMES);
   const [item, items] = pick(rng, ITEMS);
-  const a = 2 + rng.int(8);
-  const b = 2 + rng.int(8);
+  const [a, b] = factors(rng, L);
   const steps: Step[] = [{ op: '*', n: b }];
   const parts = [`${name} has ${a} boxes with ${b} ${items} in each box.`];
   let v = a * b;
   for (let i = 1; i < nSteps; i++) {
-    const s = plusMinus(rng, v);
+    const s = plusMinus(rng, v, L);
     if (s.op === '+') parts.push(pick(rng, [`${cap(pr)} buys ${s.n} more ${s.n === 1 ? item : items}.`, `${cap(pr)} finds ${s.n} more ${s.n === 1 ? item : items}.`]));
     else parts.push(pick(rng, [`${cap(pr)} gives away ${s.n} ${s.n === 1 ? item : items}.`, `${cap(pr)} loses ${s.n} ${s.n === 1 ? item : items}.`]));
     steps.push(s);
@@ -188,11 +209,10 @@ function drawBoxes(rng: Rng, nSteps: number): Drawn {
   return { template: 'boxes', start: a, steps, question: parts.join(' ') };
 }
 
-function drawShop(rng: Rng, nSteps: number): Drawn {
+function drawShop(rng: Rng, nSteps: number, L: Limits): Drawn {
   const [name, pr] = pick(rng, NAMES);
   const [item, items] = pick(rng, ITEMS);
-  const price = 2 + rng.int(8);
-  const count = 2 + rng.int(8);
+  const [price, count] = factors(rng, L);
   const steps: Step[] = [{ op: '*', n: count }];
   let v = price * count;
   const parts = [`One ${item} costs ${price} dollars. ${name} buys ${count} ${items}`];
@@ -205,7 +225,7 @@ function drawShop(rng: Rng, nSteps: number): Drawn {
   let sentenceOpen = true;
   for (const e of extras) {
     if (e === 'thing') {
-      const n = 1 + rng.int(Math.min(19, MAX_VALUE - v));
+      const n = 1 + rng.int(Math.min(L.maxOperand, L.maxValue - v));
       parts[parts.length - 1] += ` and ${pick(rng, THINGS)} for ${n} dollars.`;
       sentenceOpen = false;
       steps.push({ op: '+', n });
@@ -213,14 +233,14 @@ function drawShop(rng: Rng, nSteps: number): Drawn {
     } else if (e === 'coupon') {
       if (sentenceOpen) parts[parts.length - 1] += '.';
       sentenceOpen = false;
-      const n = 1 + rng.int(Math.min(9, v - 1));
+      const n = 1 + rng.int(Math.min(L.maxOperand, v - 1));
       parts.push(`${cap(pr)} has a coupon for ${n} dollars off.`);
       steps.push({ op: '-', n });
       v -= n;
     } else {
       if (sentenceOpen) parts[parts.length - 1] += '.';
       sentenceOpen = false;
-      const note = v < 50 ? 50 : 99;
+      const note = Math.min(L.maxValue, 10 * Math.ceil((v + 1) / 10));
       parts.push(`${cap(pr)} pays with ${note} dollars.`);
       steps.push({ op: 'r-', n: note });
       v = note - v;
@@ -232,11 +252,13 @@ function drawShop(rng: Rng, nSteps: number): Drawn {
   return { template: 'shop', start: price, steps, question: parts.join(' ') };
 }
 
-const DRAW: Record<TemplateName, (rng: Rng, nSteps: number) => Drawn> = { story: drawStory, bus: drawBus, boxes: drawBoxes, shop: drawShop };
+const DRAW: Record<TemplateName, (rng: Rng, nSteps: number, L: Limits) => Drawn> = { story: drawStory, bus: drawBus, boxes: drawBoxes, shop: drawShop };
 
 /** A random problem of a template with 2–4 steps. */
-export function drawProblem(rng: Rng, template: TemplateName = pick(rng, TEMPLATES), nSteps = 2 + rng.int(3)): DemoProblem {
-  const d = DRAW[template](rng, nSteps);
+export function drawProblem(
+  rng: Rng, template: TemplateName = pick(rng, TEMPLATES), nSteps = 2 + rng.int(3), L: Limits = DEFAULT_LIMITS,
+): DemoProblem {
+  const d = DRAW[template](rng, nSteps, L);
   const answer = finalValue(d.start, d.steps);
   const key = `${d.template}|${d.start}|${d.steps.map((s) => s.op + s.n).join(',')}`;
   return {
@@ -275,23 +297,20 @@ export function workedExampleDocument(p: DemoProblem): string {
 }
 
 /** A document of `n` random arithmetic facts ("23 + 14 = 37", "6 * 7 = 42", "40 - 15 = 25"). */
-export function factDocument(rng: Rng, n: number): string {
+export function factDocument(rng: Rng, n: number, L: Limits = DEFAULT_LIMITS): string {
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
     const r = rng.next();
     if (r < 0.4) {
-      const a = rng.int(MAX_VALUE + 1);
-      const b = 1 + rng.int(Math.min(19, MAX_VALUE - a) + 1);
-      if (a + b > MAX_VALUE) { i--; continue; }
+      const a = rng.int(L.maxValue);
+      const b = 1 + rng.int(Math.min(L.maxOperand, L.maxValue - a));
       lines.push(`${a} + ${b} = ${a + b}`);
     } else if (r < 0.8) {
-      const a = 1 + rng.int(MAX_VALUE);
-      const b = 1 + rng.int(Math.min(19, a));
-      lines.push(rng.next() < 0.8 || a < 50 ? `${a} - ${b} = ${a - b}` : `${a} - ${a - b} = ${b}`);
+      const a = 1 + rng.int(L.maxValue);
+      const b = 1 + rng.int(Math.min(L.maxOperand, a));
+      lines.push(`${a} - ${b} = ${a - b}`);
     } else {
-      const a = 2 + rng.int(9);
-      const b = 2 + rng.int(9);
-      if (a * b > MAX_VALUE) { i--; continue; }
+      const [a, b] = factors(rng, L);
       lines.push(`${a} * ${b} = ${a * b}`);
     }
   }
@@ -304,6 +323,9 @@ export function makeWorld(opts: WorldOptions = {}): World {
   const nTrain = opts.trainProblems ?? 4000;
   const nTest = opts.testProblems ?? 200;
   const nFacts = opts.factDocuments ?? 1500;
+  const L: Limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
+  if (!(L.maxValue >= 10 && L.maxValue <= 99 && L.maxOperand >= 1 && L.maxFactor >= 2 && L.maxFactor * 2 <= L.maxValue && L.maxStart >= 3 && L.maxStart <= L.maxValue))
+    throw new RangeError(`demo world: bad limits ${JSON.stringify(L)}`);
   const share = { ...DEFAULT_ANSWER_ONLY_SHARE, ...(opts.answerOnlyShare ?? {}) };
   for (const [t, v] of Object.entries(share))
     if (!(v >= 0 && v <= 1)) throw new RangeError(`demo world: answerOnlyShare.${t} must be in [0, 1], got ${v}`);
@@ -315,7 +337,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
     while (out.length < n) {
       if (++tries > n * 50) throw new Error(`demo world: cannot draw ${n} distinct problems`);
       // templates in turn, so every split has all four in equal numbers
-      const p = drawProblem(rng, TEMPLATES[out.length % TEMPLATES.length]);
+      const p = drawProblem(rng, TEMPLATES[out.length % TEMPLATES.length], 2 + rng.int(3), L);
       if (seen.has(p.key)) continue;
       seen.add(p.key);
       p.id = `${prefix}/${out.length}`;
@@ -331,7 +353,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
     return { problem: p, response: answerOnly ? answerLine(Number(p.answer)) : p.solution, answerOnly };
   });
   const corpus: string[] = train.map(workedExampleDocument);
-  for (let i = 0; i < nFacts; i++) corpus.push(factDocument(rng, 16));
+  for (let i = 0; i < nFacts; i++) corpus.push(factDocument(rng, 16, L));
   // a seeded shuffle of the documents
   const order = rng.permutation(corpus.length);
   return { seed, train, test, sft, corpus: Array.from(order, (i) => corpus[i]), answerOnlyShare: share };

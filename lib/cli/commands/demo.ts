@@ -32,7 +32,7 @@ export const command: CliCommand = {
           '',
           '  --out DIR     output folder (default runs/demo): pretrain/ sft/ grpo/ model folders, curves, summary.json',
           '  --seed N      seed of the world, the weights and the sampling (default 0)',
-          `  --size S      model size: ${DEMO_SIZES.join(', ')} (default tiny, 0.9M parameters)`,
+          `  --size S      model size: ${DEMO_SIZES.join(', ')} (default tiny)`,
           '  --steps X     multiply every stage\'s steps by X (default 1)',
           '  --device D    cpu (default) or cuda',
           '  --quick       the shortened run the test uses (about 2-3 minutes on 2 cores)',
