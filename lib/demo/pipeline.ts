@@ -93,8 +93,8 @@ export function demoSettings(opts: Omit<DemoOptions, 'out' | 'log' | 'onStage'> 
   return {
     seed, size, device, quick, stepsScale: scale, vocabSize,
     model: presetConfig('tiny-1m', { ...MODEL_SIZES[size], vocabSize, maxPositionEmbeddings: 256 }),
-    world: { trainProblems: 4000, testProblems: quick ? 100 : 200, factDocuments: 1500 },
-    pretrain: { steps: n(quick ? 400 : 1000), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
+    world: { trainProblems: 20000, testProblems: quick ? 100 : 200, factDocuments: 1500 },
+    pretrain: { steps: n(quick ? 400 : 900), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
     sft: { steps: n(quick ? 40 : 100), seqLen: 256, batchSize: 8, lr: 1e-3 * lrScale, warmupSteps: 10 },
     grpo: {
       steps: n(quick ? 12 : 30), promptsPerStep: 16, numGenerations: 8, beta: 0.04, learningRate: 3e-4 * lrScale,
@@ -438,6 +438,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   log(`world: ${world.train.length} train / ${world.test.length} held-out problems, ${world.corpus.length} corpus documents (seed ${settings.seed})`);
   const tokenizer = trainDemoTokenizer(world, settings.vocabSize, out);
   log(`tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens`);
+  // the model's vocabulary is the tokenizer's (BPE training may stop short of the target size)
+  settings.model = { ...settings.model, vocabSize: tokenizer.vocabSize };
   const ctx: DemoContext = { settings, out, world, tokenizer, log };
   const stages: StageResult[] = [];
   const done = (r: StageResult) => {
