@@ -122,9 +122,10 @@ describe('mathrl demo --quick', () => {
     expect(stage('sft').accuracy).toBeGreaterThan(stage('pretrain').accuracy);
   });
 
-  test('GRPO: the reward rises and held-out accuracy is at least SFT', () => {
+  test('GRPO: the reward rises (in training and on held-out samples) and held-out accuracy is at least SFT', () => {
     const g = stage('grpo');
     expect(g.metrics.lastReward).toBeGreaterThan(g.metrics.firstReward);
+    expect(g.sampleAccuracy).toBeGreaterThan(stage('sft').sampleAccuracy);
     expect(g.accuracy).toBeGreaterThanOrEqual(stage('sft').accuracy);
   });
 

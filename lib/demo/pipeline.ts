@@ -94,10 +94,10 @@ export function demoSettings(opts: Omit<DemoOptions, 'out' | 'log' | 'onStage'> 
     seed, size, device, quick, stepsScale: scale, vocabSize,
     model: presetConfig('tiny-1m', { ...MODEL_SIZES[size], vocabSize, maxPositionEmbeddings: 256 }),
     world: { trainProblems: 20000, testProblems: quick ? 100 : 200, factDocuments: 1500 },
-    pretrain: { steps: n(quick ? 400 : 900), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
-    sft: { steps: n(quick ? 40 : 100), seqLen: 256, batchSize: 8, lr: 1e-3 * lrScale, warmupSteps: 10 },
+    pretrain: { steps: n(quick ? 500 : 900), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
+    sft: { steps: n(quick ? 60 : 100), seqLen: 256, batchSize: 8, lr: 1e-3 * lrScale, warmupSteps: 10 },
     grpo: {
-      steps: n(quick ? 12 : 30), promptsPerStep: 16, numGenerations: 8, beta: 0.04, learningRate: 3e-4 * lrScale,
+      steps: n(quick ? 20 : 50), promptsPerStep: 16, numGenerations: 8, beta: 0.04, learningRate: 3e-4 * lrScale,
       temperature: 1, maxCompletionLength: 48,
     },
     eval: { k: 8, temperature: 0.7, maxNewTokens: 64, batchSize: 100 },
@@ -115,6 +115,8 @@ export interface StageResult {
   k: number;
   /** Held-out pass@k (0..1). */
   passAtK: number;
+  /** Mean correctness of the held-out samples: the answer reward's expected value on unseen questions. */
+  sampleAccuracy: number;
   /** Share of greedy replies that work the problem out (have an equation) rather than only answer. */
   workedShare: number;
   /** Minutes of training and of evaluation. */
@@ -252,6 +254,7 @@ async function evaluateStage(
     majAtK: rep.majAtK ?? 0,
     k,
     passAtK: rep.passAtK[k] ?? NaN,
+    sampleAccuracy: rep.records.reduce((a, r) => a + r.numCorrect, 0) / Math.max(1, rep.records.reduce((a, r) => a + r.samples.length, 0)),
     workedShare: worked,
     trainMinutes,
     evalMinutes,
