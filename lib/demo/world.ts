@@ -1,0 +1,360 @@
+// The demo's synthetic arithmetic world: multi-step integer word problems (2–4 steps of + − × on small
+// numbers, four templates of entities and quantities) with worked solutions ending in \boxed{n}, a
+// pretraining corpus (worked examples and arithmetic facts) and train / held-out test splits that never
+// share a problem (a problem is its template and its numbers; names and objects do not count).
+// Everything is a pure function of the seed.
+//
+// Solutions come in two styles. A worked solution writes one equation per step
+//   "7 + 5 = 12\n12 - 3 = 9\nThe answer is \boxed{9}."
+// and an answer-only one skips to "The answer is \boxed{9}." — as real SFT data mixes careful solutions
+// with terse ones. The SFT set uses the answer-only style for a share of each template's problems
+// (`answerOnlyShare`, larger for some templates). A small model cannot do several steps in its head,
+// so answer-only replies are mostly wrong: after SFT the model replies tersely where that style
+// dominated its data, and GRPO's answer reward teaches it to work those problems out too — the
+// "RL makes the right answer the model already samples its first choice" effect DeepSeekMath reports.
+import { Rng } from '../util/rng';
+import { MathProblem } from '../eval/datasets';
+
+export type TemplateName = 'story' | 'bus' | 'boxes' | 'shop';
+export const TEMPLATES: readonly TemplateName[] = ['story', 'bus', 'boxes', 'shop'];
+
+export type Op = '+' | '-' | '*' | 'r-';
+
+/** One step: value ← value op n ('r-' is n − value, e.g. change from a note). */
+export interface Step {
+  op: Op;
+  n: number;
+}
+
+export interface DemoProblem extends MathProblem {
+  template: TemplateName;
+  start: number;
+  steps: Step[];
+  /** The worked (step-by-step) solution. */
+  solution: string;
+  /** Template and numbers: problems with equal keys are the same problem. */
+  key: string;
+}
+
+export interface WorldOptions {
+  seed?: number;
+  /** Training problems (default 4000). */
+  trainProblems?: number;
+  /** Held-out test problems (default 200). */
+  testProblems?: number;
+  /** Arithmetic-fact documents in the pretraining corpus (default 1500, 16 facts each). */
+  factDocuments?: number;
+  /** Share of each template's SFT solutions written answer-only (see the file comment). */
+  answerOnlyShare?: Partial<Record<TemplateName, number>>;
+  limits?: Partial<Limits>;
+}
+
+export const DEFAULT_ANSWER_ONLY_SHARE: Readonly<Record<TemplateName, number>> = Object.freeze({
+  story: 0.2,
+  bus: 0.35,
+  boxes: 0.7,
+  shop: 0.85,
+});
+
+/** How big the numbers get. */
+export interface Limits {
+  /** Values never leave [0, maxValue] (at most 99: one or two digits). */
+  maxValue: number;
+  /** Largest operand of + and −. */
+  maxOperand: number;
+  /** Largest factor of ×. */
+  maxFactor: number;
+  /** Largest starting amount of the story and bus templates. */
+  maxStart: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ maxValue: 40, maxOperand: 9, maxFactor: 5, maxStart: 9 });
+
+const NAMES: [string, 'she' | 'he'][] = [
+  ['Ana', 'she'], ['Ben', 'he'], ['Cara', 'she'], ['Dev', 'he'], ['Eli', 'he'], ['Fay', 'she'],
+  ['Gus', 'he'], ['Hana', 'she'], ['Ivan', 'he'], ['Jo', 'she'], ['Kai', 'he'], ['Lea', 'she'],
+];
+const ITEMS: [string, string][] = [
+  ['apple', 'apples'], ['pen', 'pens'], ['card', 'cards'], ['stamp', 'stamps'], ['marble', 'marbles'],
+  ['book', 'books'], ['shell', 'shells'], ['coin', 'coins'], ['egg', 'eggs'], ['sticker', 'stickers'],
+];
+const THINGS = ['a hat', 'a bag', 'a lamp', 'a ball', 'a kite', 'a cup'];
+
+function cap(s: string): string {
+  return s[0].toUpperCase() + s.slice(1);
+}
+
+function pick<T>(rng: Rng, xs: readonly T[]): T {
+  return xs[rng.int(xs.length)];
+}
+
+/** Two factors in [2, maxFactor] whose product stays within maxValue. */
+function factors(rng: Rng, L: Limits): [number, number] {
+  for (;;) {
+    const a = 2 + rng.int(L.maxFactor - 1);
+    const b = 2 + rng.int(L.maxFactor - 1);
+    if (a * b <= L.maxValue) return [a, b];
+  }
+}
+
+function apply(v: number, s: Step): number {
+  switch (s.op) {
+    case '+': return v + s.n;
+    case '-': return v - s.n;
+    case '*': return v * s.n;
+    case 'r-': return s.n - v;
+  }
+}
+
+/** The equation of one step, e.g. "12 - 3 = 9". */
+export function stepEquation(v: number, s: Step): string {
+  const r = apply(v, s);
+  if (s.op === 'r-') return `${s.n} - ${v} = ${r}`;
+  return `${v} ${s.op === '*' ? '*' : s.op} ${s.n} = ${r}`;
+}
+
+export function answerLine(answer: number): string {
+  return `The answer is \\boxed{${answer}}.`;
+}
+
+/** Worked solution: one equation per step, then the boxed answer. */
+export function workedSolution(start: number, steps: Step[]): string {
+  const lines: string[] = [];
+  let v = start;
+  for (const s of steps) {
+    lines.push(stepEquation(v, s));
+    v = apply(v, s);
+  }
+  lines.push(answerLine(v));
+  return lines.join('\n');
+}
+
+function finalValue(start: number, steps: Step[]): number {
+  return steps.reduce(apply, start);
+}
+
+/** A random +/− step keeping the value in [0, maxValue]. */
+function plusMinus(rng: Rng, v: number, L: Limits): Step {
+  const canSub = v >= 2;
+  const canAdd = v <= L.maxValue - 2;
+  if (canSub && (!canAdd || rng.next() < 0.5)) return { op: '-', n: 1 + rng.int(Math.min(L.maxOperand, v - 1)) };
+  return { op: '+', n: 1 + rng.int(Math.min(L.maxOperand, L.maxValue - v)) };
+}
+
+interface Drawn {
+  template: TemplateName;
+  start: number;
+  steps: Step[];
+  question: string;
+}
+
+function drawStory(rng: Rng, nSteps: number, L: Limits): Drawn {
+  const [name, pr] = pick(rng, NAMES);
+  const [friend] = pick(rng, NAMES.filter((n) => n[0] !== name));
+  const [, items] = pick(rng, ITEMS);
+  const obj = pr === 'she' ? 'her' : 'him';
+  const start = 2 + rng.int(L.maxStart - 1);
+  const steps: Step[] = [];
+  const parts = [`${name} has ${start} ${items}.`];
+  let v = start;
+  for (let i = 0; i < nSteps; i++) {
+    let s: Step;
+    if (i > 0 && v >= 2 && 2 * v <= L.maxValue && rng.next() < 0.25)
+      s = { op: '*', n: 2 + rng.int(Math.min(L.maxFactor, Math.floor(L.maxValue / v)) - 1) };
+    else s = plusMinus(rng, v, L);
+    const P = i === 0 ? cap(pr) : `Then ${pr}`;
+    if (s.op === '+')
+      parts.push(pick(rng, [`${P} buys ${s.n} more.`, `${P} finds ${s.n} more.`, `${i === 0 ? '' : 'Then '}${friend} gives ${obj} ${s.n} more.`]));
+    else if (s.op === '-') parts.push(pick(rng, [`${P} gives ${s.n} to ${friend}.`, `${P} loses ${s.n}.`, `${P} sells ${s.n}.`]));
+    else parts.push(`${P} ends up with ${s.n} times as many.`);
+    steps.push(s);
+    v = apply(v, s);
+  }
+  parts.push(`How many ${items} does ${name} have now?`);
+  return { template: 'story', start, steps, question: parts.join(' ') };
+}
+
+function drawBus(rng: Rng, nSteps: number, L: Limits): Drawn {
+  const vehicle = pick(rng, ['bus', 'train', 'boat']);
+  const start = 3 + rng.int(L.maxStart - 2);
+  const steps: Step[] = [];
+  const parts = [`A ${vehicle} has ${start} people on it.`];
+  let v = start;
+  for (let i = 0; i < nSteps; i++) {
+    const s = plusMinus(rng, v, L);
+    const where = i === 0 ? 'At the first stop' : pick(rng, ['At the next stop', 'Then']);
+    parts.push(`${where}, ${s.n} ${s.n === 1 ? 'person gets' : 'people get'} ${s.op === '+' ? 'on' : 'off'}.`);
+    steps.push(s);
+    v = apply(v, s);
+  }
+  parts.push(`How many people are on the ${vehicle} now?`);
+  return { template: 'bus', start, steps, question: parts.join(' ') };
+}
+
+function drawBoxes(rng: Rng, nSteps: number, L: Limits): Drawn {
+  const [name, pr] = pick(rng, NAMES);
+  const [item, items] = pick(rng, ITEMS);
+  const [a, b] = factors(rng, L);
+  const steps: Step[] = [{ op: '*', n: b }];
+  const parts = [`${name} has ${a} boxes with ${b} ${items} in each box.`];
+  let v = a * b;
+  for (let i = 1; i < nSteps; i++) {
+    const s = plusMinus(rng, v, L);
+    if (s.op === '+') parts.push(pick(rng, [`${cap(pr)} buys ${s.n} more ${s.n === 1 ? item : items}.`, `${cap(pr)} finds ${s.n} more ${s.n === 1 ? item : items}.`]));
+    else parts.push(pick(rng, [`${cap(pr)} gives away ${s.n} ${s.n === 1 ? item : items}.`, `${cap(pr)} loses ${s.n} ${s.n === 1 ? item : items}.`]));
+    steps.push(s);
+    v = apply(v, s);
+  }
+  parts.push(`How many ${items} does ${name} have now?`);
+  return { template: 'boxes', start: a, steps, question: parts.join(' ') };
+}
+
+function drawShop(rng: Rng, nSteps: number, L: Limits): Drawn {
+  const [name, pr] = pick(rng, NAMES);
+  const [item, items] = pick(rng, ITEMS);
+  const [price, count] = factors(rng, L);
+  const steps: Step[] = [{ op: '*', n: count }];
+  let v = price * count;
+  const parts = [`One ${item} costs ${price} dollars. ${name} buys ${count} ${items}`];
+  // optional extra purchase (+), coupon (−), then optionally change from a note (r−)
+  const extras: ('thing' | 'coupon' | 'change')[] = [];
+  if (nSteps >= 2) extras.push(rng.next() < 0.5 ? 'thing' : 'coupon');
+  if (nSteps >= 3) extras.push(extras[0] === 'thing' ? 'coupon' : 'thing');
+  if (nSteps >= 4) extras.push('change');
+  if (nSteps === 3 && rng.next() < 0.5) extras[1] = 'change';
+  let sentenceOpen = true;
+  for (const e of extras) {
+    if (e === 'thing') {
+      const n = 1 + rng.int(Math.min(L.maxOperand, L.maxValue - v));
+      parts[parts.length - 1] += ` and ${pick(rng, THINGS)} for ${n} dollars.`;
+      sentenceOpen = false;
+      steps.push({ op: '+', n });
+      v += n;
+    } else if (e === 'coupon') {
+      if (sentenceOpen) parts[parts.length - 1] += '.';
+      sentenceOpen = false;
+      const n = 1 + rng.int(Math.min(L.maxOperand, v - 1));
+      parts.push(`${cap(pr)} has a coupon for ${n} dollars off.`);
+      steps.push({ op: '-', n });
+      v -= n;
+    } else {
+      if (sentenceOpen) parts[parts.length - 1] += '.';
+      sentenceOpen = false;
+      const note = Math.min(L.maxValue, 10 * Math.ceil((v + 1) / 10));
+      parts.push(`${cap(pr)} pays with ${note} dollars.`);
+      steps.push({ op: 'r-', n: note });
+      v = note - v;
+    }
+  }
+  if (sentenceOpen) parts[parts.length - 1] += '.';
+  const last = steps[steps.length - 1];
+  parts.push(last.op === 'r-' ? `How many dollars of change does ${name} get?` : `How many dollars does ${name} pay?`);
+  return { template: 'shop', start: price, steps, question: parts.join(' ') };
+}
+
+const DRAW: Record<TemplateName, (rng: Rng, nSteps: number, L: Limits) => Drawn> = { story: drawStory, bus: drawBus, boxes: drawBoxes, shop: drawShop };
+
+/** A random problem of a template with 2–4 steps. */
+export function drawProblem(
+  rng: Rng, template: TemplateName = pick(rng, TEMPLATES), nSteps = 2 + rng.int(3), L: Limits = DEFAULT_LIMITS,
+): DemoProblem {
+  const d = DRAW[template](rng, nSteps, L);
+  const answer = finalValue(d.start, d.steps);
+  const key = `${d.template}|${d.start}|${d.steps.map((s) => s.op + s.n).join(',')}`;
+  return {
+    id: '',
+    question: d.question,
+    answer: String(answer),
+    template: d.template,
+    start: d.start,
+    steps: d.steps,
+    solution: workedSolution(d.start, d.steps),
+    key,
+  };
+}
+
+export interface SftRecord {
+  problem: DemoProblem;
+  /** The reply the SFT set uses (worked or answer-only). */
+  response: string;
+  answerOnly: boolean;
+}
+
+export interface World {
+  seed: number;
+  train: DemoProblem[];
+  test: DemoProblem[];
+  /** SFT replies for the train problems. */
+  sft: SftRecord[];
+  /** Pretraining documents (no blank lines inside; join with "\n\n"). */
+  corpus: string[];
+  answerOnlyShare: Record<TemplateName, number>;
+}
+
+/** Pretraining document of a worked example. */
+export function workedExampleDocument(p: DemoProblem): string {
+  return `Question: ${p.question}\nSolution:\n${p.solution}`;
+}
+
+/** A document of `n` random arithmetic facts ("23 + 14 = 37", "6 * 7 = 42", "40 - 15 = 25"). */
+export function factDocument(rng: Rng, n: number, L: Limits = DEFAULT_LIMITS): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = rng.next();
+    if (r < 0.4) {
+      const a = rng.int(L.maxValue);
+      const b = 1 + rng.int(Math.min(L.maxOperand, L.maxValue - a));
+      lines.push(`${a} + ${b} = ${a + b}`);
+    } else if (r < 0.8) {
+      const a = 1 + rng.int(L.maxValue);
+      const b = 1 + rng.int(Math.min(L.maxOperand, a));
+      lines.push(`${a} - ${b} = ${a - b}`);
+    } else {
+      const [a, b] = factors(rng, L);
+      lines.push(`${a} * ${b} = ${a * b}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Builds the world of a seed (deterministic). */
+export function makeWorld(opts: WorldOptions = {}): World {
+  const seed = opts.seed ?? 0;
+  const nTrain = opts.trainProblems ?? 4000;
+  const nTest = opts.testProblems ?? 200;
+  const nFacts = opts.factDocuments ?? 1500;
+  const L: Limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
+  if (!(L.maxValue >= 10 && L.maxValue <= 99 && L.maxOperand >= 1 && L.maxFactor >= 2 && L.maxFactor * 2 <= L.maxValue && L.maxStart >= 3 && L.maxStart <= L.maxValue))
+    throw new RangeError(`demo world: bad limits ${JSON.stringify(L)}`);
+  const share = { ...DEFAULT_ANSWER_ONLY_SHARE, ...(opts.answerOnlyShare ?? {}) };
+  for (const [t, v] of Object.entries(share))
+    if (!(v >= 0 && v <= 1)) throw new RangeError(`demo world: answerOnlyShare.${t} must be in [0, 1], got ${v}`);
+  const rng = new Rng(seed * 7919 + 17);
+  const seen = new Set<string>();
+  const draw = (n: number, prefix: string): DemoProblem[] => {
+    const out: DemoProblem[] = [];
+    let tries = 0;
+    while (out.length < n) {
+      if (++tries > n * 50) throw new Error(`demo world: cannot draw ${n} distinct problems`);
+      // templates in turn, so every split has all four in equal numbers
+      const p = drawProblem(rng, TEMPLATES[out.length % TEMPLATES.length], 2 + rng.int(3), L);
+      if (seen.has(p.key)) continue;
+      seen.add(p.key);
+      p.id = `${prefix}/${out.length}`;
+      out.push(p);
+    }
+    return out;
+  };
+  // the test split first: the train split can then never repeat one of its problems
+  const test = draw(nTest, 'test');
+  const train = draw(nTrain, 'train');
+  const sft = train.map((p) => {
+    const answerOnly = rng.next() < share[p.template];
+    return { problem: p, response: answerOnly ? answerLine(Number(p.answer)) : p.solution, answerOnly };
+  });
+  const corpus: string[] = train.map(workedExampleDocument);
+  for (let i = 0; i < nFacts; i++) corpus.push(factDocument(rng, 16, L));
+  // a seeded shuffle of the documents
+  const order = rng.permutation(corpus.length);
+  return { seed, train, test, sft, corpus: Array.from(order, (i) => corpus[i]), answerOnlyShare: share };
+}
