@@ -94,7 +94,7 @@ export function demoSettings(opts: Omit<DemoOptions, 'out' | 'log' | 'onStage'> 
     seed, size, device, quick, stepsScale: scale, vocabSize,
     model: presetConfig('tiny-1m', { ...MODEL_SIZES[size], vocabSize, maxPositionEmbeddings: 256 }),
     world: { trainProblems: quick ? 8000 : 20000, testProblems: 200, factDocuments: 1500, maxSteps: quick ? 3 : 4, ...(quick ? { answerOnlyShare: { story: 0, bus: 0, boxes: 0, shop: 0 } } : {}) },
-    pretrain: { steps: n(quick ? 400 : 900), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
+    pretrain: { steps: n(quick ? 400 : 1200), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
     sft: { steps: n(quick ? 60 : 100), seqLen: 256, batchSize: 8, lr: 1e-3 * lrScale, warmupSteps: 10 },
     grpo: {
       steps: n(quick ? 20 : 50), promptsPerStep: 16, numGenerations: 8, beta: 0.04, learningRate: (quick ? 1e-4 : 3e-4) * lrScale,
