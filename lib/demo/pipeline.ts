@@ -29,7 +29,7 @@ import { sample } from '../ops/sample';
 import { evaluate, EvalReport } from '../eval/evaluate';
 import { linePlotSvg } from '../util/plot';
 import { writeFileAtomic } from '../train/checkpoint';
-import { DemoProblem, World, makeWorld } from './world';
+import { DemoProblem, TemplateName, World, makeWorld } from './world';
 
 export type DemoSize = 'tiny' | 'small' | 'medium';
 export const DEMO_SIZES: readonly DemoSize[] = ['tiny', 'small', 'medium'];
@@ -60,7 +60,7 @@ export interface DemoSettings {
   stepsScale: number;
   vocabSize: number;
   model: LlamaConfig;
-  world: { trainProblems: number; testProblems: number; factDocuments: number };
+  world: { trainProblems: number; testProblems: number; factDocuments: number; maxSteps: number; answerOnlyShare?: Partial<Record<TemplateName, number>> };
   pretrain: { steps: number; seqLen: number; batchSize: number; lr: number; warmupSteps: number };
   sft: { steps: number; seqLen: number; batchSize: number; lr: number; warmupSteps: number };
   grpo: {
@@ -93,11 +93,11 @@ export function demoSettings(opts: Omit<DemoOptions, 'out' | 'log' | 'onStage'> 
   return {
     seed, size, device, quick, stepsScale: scale, vocabSize,
     model: presetConfig('tiny-1m', { ...MODEL_SIZES[size], vocabSize, maxPositionEmbeddings: 256 }),
-    world: { trainProblems: 20000, testProblems: quick ? 100 : 200, factDocuments: 1500 },
-    pretrain: { steps: n(quick ? 500 : 900), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
+    world: { trainProblems: quick ? 8000 : 20000, testProblems: 200, factDocuments: 1500, maxSteps: quick ? 3 : 4, ...(quick ? { answerOnlyShare: { story: 0, bus: 0, boxes: 0, shop: 0 } } : {}) },
+    pretrain: { steps: n(quick ? 400 : 1200), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
     sft: { steps: n(quick ? 60 : 100), seqLen: 256, batchSize: 8, lr: 1e-3 * lrScale, warmupSteps: 10 },
     grpo: {
-      steps: n(quick ? 20 : 50), promptsPerStep: 16, numGenerations: 8, beta: 0.04, learningRate: 3e-4 * lrScale,
+      steps: n(quick ? 20 : 50), promptsPerStep: 16, numGenerations: 8, beta: 0.04, learningRate: (quick ? 1e-4 : 3e-4) * lrScale,
       temperature: 1, maxCompletionLength: 48,
     },
     eval: { k: 8, temperature: 0.7, maxNewTokens: 64, batchSize: 100 },

@@ -47,6 +47,8 @@ export interface WorldOptions {
   /** Share of each template's SFT solutions written answer-only (see the file comment). */
   answerOnlyShare?: Partial<Record<TemplateName, number>>;
   limits?: Partial<Limits>;
+  /** Most steps per problem (2–4; default 4). */
+  maxSteps?: number;
 }
 
 export const DEFAULT_ANSWER_ONLY_SHARE: Readonly<Record<TemplateName, number>> = Object.freeze({
@@ -324,6 +326,8 @@ export function makeWorld(opts: WorldOptions = {}): World {
   const nTest = opts.testProblems ?? 200;
   const nFacts = opts.factDocuments ?? 1500;
   const L: Limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
+  const maxSteps = opts.maxSteps ?? 4;
+  if (!(Number.isInteger(maxSteps) && maxSteps >= 2 && maxSteps <= 4)) throw new RangeError(`demo world: maxSteps must be 2, 3 or 4, got ${maxSteps}`);
   if (!(L.maxValue >= 10 && L.maxValue <= 99 && L.maxOperand >= 1 && L.maxFactor >= 2 && L.maxFactor * 2 <= L.maxValue && L.maxStart >= 3 && L.maxStart <= L.maxValue))
     throw new RangeError(`demo world: bad limits ${JSON.stringify(L)}`);
   const share = { ...DEFAULT_ANSWER_ONLY_SHARE, ...(opts.answerOnlyShare ?? {}) };
@@ -337,7 +341,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
     while (out.length < n) {
       if (++tries > n * 50) throw new Error(`demo world: cannot draw ${n} distinct problems`);
       // templates in turn, so every split has all four in equal numbers
-      const p = drawProblem(rng, TEMPLATES[out.length % TEMPLATES.length], 2 + rng.int(3), L);
+      const p = drawProblem(rng, TEMPLATES[out.length % TEMPLATES.length], 2 + rng.int(maxSteps - 1), L);
       if (seen.has(p.key)) continue;
       seen.add(p.key);
       p.id = `${prefix}/${out.length}`;
