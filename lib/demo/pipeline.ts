@@ -29,7 +29,7 @@ import { sample } from '../ops/sample';
 import { evaluate, EvalReport } from '../eval/evaluate';
 import { linePlotSvg } from '../util/plot';
 import { writeFileAtomic } from '../train/checkpoint';
-import { DemoProblem, TemplateName, World, makeWorld } from './world';
+import { DemoProblem, Limits, TemplateName, World, makeWorld } from './world';
 
 export type DemoSize = 'tiny' | 'small' | 'medium';
 export const DEMO_SIZES: readonly DemoSize[] = ['tiny', 'small', 'medium'];
@@ -45,6 +45,8 @@ export interface DemoOptions {
   device?: Device;
   /** The shortened run the test uses (fewer steps and test problems). */
   quick?: boolean;
+  /** Replaces parts of the resolved settings, e.g. `{ grpo: { steps: 80 } }` (applied after size, steps and quick). */
+  overrides?: DemoOverrides;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
   /** Called with each stage's result as it is done. */
@@ -60,7 +62,7 @@ export interface DemoSettings {
   stepsScale: number;
   vocabSize: number;
   model: LlamaConfig;
-  world: { trainProblems: number; testProblems: number; factDocuments: number; maxSteps: number; answerOnlyShare?: Partial<Record<TemplateName, number>> };
+  world: { trainProblems: number; testProblems: number; factDocuments: number; maxSteps: number; limits?: Partial<Limits>; answerOnlyShare?: Partial<Record<TemplateName, number>>; corpusAnswerOnlyShare?: Partial<Record<TemplateName, number>> };
   pretrain: { steps: number; seqLen: number; batchSize: number; lr: number; warmupSteps: number };
   sft: { steps: number; seqLen: number; batchSize: number; lr: number; warmupSteps: number };
   grpo: {
@@ -90,18 +92,43 @@ export function demoSettings(opts: Omit<DemoOptions, 'out' | 'log' | 'onStage'> 
   const n = (x: number) => Math.max(1, Math.round(x * scale));
   const vocabSize = 512;
   const lrScale = size === 'tiny' ? 1 : size === 'small' ? 0.5 : 0.25;
-  return {
+  return applyOverrides({
     seed, size, device, quick, stepsScale: scale, vocabSize,
     model: presetConfig('tiny-1m', { ...MODEL_SIZES[size], vocabSize, maxPositionEmbeddings: 256 }),
-    world: { trainProblems: quick ? 8000 : 20000, testProblems: 200, factDocuments: 1500, maxSteps: quick ? 3 : 4, ...(quick ? { answerOnlyShare: { story: 0, bus: 0, boxes: 0, shop: 0 } } : {}) },
-    pretrain: { steps: n(quick ? 400 : 1200), seqLen: 128, batchSize: 16, lr: 4e-3 * lrScale, warmupSteps: 30 },
+    world: { trainProblems: quick ? 8000 : 20000, testProblems: 200, factDocuments: 1500, maxSteps: quick ? 3 : 4 },
+    // 256-token windows hold a whole worked example (about 110 tokens) with its neighbours; 128 cut most in two
+    pretrain: { steps: n(quick ? 800 : 1500), seqLen: 256, batchSize: 8, lr: 4e-3 * lrScale, warmupSteps: 30 },
     sft: { steps: n(quick ? 60 : 100), seqLen: 256, batchSize: 8, lr: 1e-3 * lrScale, warmupSteps: 10 },
     grpo: {
       steps: n(quick ? 20 : 50), promptsPerStep: 16, numGenerations: 8, beta: 0.04, learningRate: (quick ? 1e-4 : 3e-4) * lrScale,
-      temperature: 1, maxCompletionLength: 48,
+      temperature: 1, maxCompletionLength: 112,
     },
-    eval: { k: 8, temperature: 0.7, maxNewTokens: 64, batchSize: 100 },
-  };
+    eval: { k: 8, temperature: 0.7, maxNewTokens: 128, batchSize: 100 },
+  }, opts.overrides);
+}
+
+/** Per-section partial settings: each given section is merged field by field over the resolved one. */
+export type DemoOverrides = {
+  [K in keyof DemoSettings]?: DemoSettings[K] extends object ? Partial<DemoSettings[K]> : DemoSettings[K];
+};
+
+function applyOverrides(s: DemoSettings, o: DemoOverrides | undefined): DemoSettings {
+  if (o === undefined) return s;
+  if (typeof o !== 'object' || o === null) throw new TypeError('demo: overrides must be an object');
+  const out: Record<string, unknown> = { ...s };
+  for (const [k, v] of Object.entries(o)) {
+    if (!(k in s)) throw new RangeError(`demo: unknown setting '${k}' (known: ${Object.keys(s).join(', ')})`);
+    const cur = (s as unknown as Record<string, unknown>)[k];
+    if (cur !== null && typeof cur === 'object') {
+      if (v === null || typeof v !== 'object') throw new TypeError(`demo: overrides.${k} must be an object`);
+      for (const f of Object.keys(v)) {
+        if (!(f in cur) && !(k === 'world' && ['answerOnlyShare', 'corpusAnswerOnlyShare', 'limits'].includes(f)) && k !== 'model')
+          throw new RangeError(`demo: unknown setting '${k}.${f}' (known: ${Object.keys(cur).join(', ')})`);
+      }
+      out[k] = { ...cur, ...v };
+    } else out[k] = v;
+  }
+  return out as unknown as DemoSettings;
 }
 
 export type StageName = 'pretrain' | 'sft' | 'grpo';

@@ -4,12 +4,18 @@
 // share a problem (a problem is its template and its numbers; names and objects do not count).
 // Everything is a pure function of the seed.
 //
-// Solutions come in two styles. A worked solution writes one equation per step
-//   "7 + 5 = 12\n12 - 3 = 9\nThe answer is \boxed{9}."
-// and an answer-only one skips to "The answer is \boxed{9}." — as real SFT data mixes careful solutions
-// with terse ones. The SFT set uses the answer-only style for a share of each template's problems
-// (`answerOnlyShare`, larger for some templates). A small model cannot do several steps in its head,
-// so answer-only replies are mostly wrong: after SFT the model replies tersely where that style
+// A question is a list of sentences, each adding at most one step, then the ask. A worked solution
+// goes through the question sentence by sentence — it restates each one and writes the equation of its
+// step — then gives the boxed answer:
+//   "Fay has 9 apples.\nAna gives her 4 more. 9 + 4 = 13\nThen she buys 2 more. 13 + 2 = 15\nThe answer is \boxed{15}."
+// Restating keeps every equation's inputs a few tokens away (the sentence just copied, the previous
+// line), so a model of a few hundred thousand parameters learns to work such problems in minutes.
+// The pretraining corpus writes its worked examples textbook style, ending "Answer: 15"; answers are
+// graded only inside \boxed{} (as MATH is), a convention the base model never saw and SFT teaches.
+// An answer-only solution skips to "The answer is \boxed{15}." — as real SFT data mixes careful
+// solutions with terse ones. The SFT set uses the answer-only style for a share of each template's
+// problems (`answerOnlyShare`, larger for some templates). A small model cannot do several steps in its
+// head, so answer-only replies are mostly wrong: after SFT the model replies tersely where that style
 // dominated its data, and GRPO's answer reward teaches it to work those problems out too — the
 // "RL makes the right answer the model already samples its first choice" effect DeepSeekMath reports.
 import { Rng } from '../util/rng';
@@ -30,6 +36,8 @@ export interface DemoProblem extends MathProblem {
   template: TemplateName;
   start: number;
   steps: Step[];
+  /** The question's sentences before the ask, each with the step it adds. */
+  sentences: Sentence[];
   /** The worked (step-by-step) solution. */
   solution: string;
   /** Template and numbers: problems with equal keys are the same problem. */
@@ -119,16 +127,23 @@ export function answerLine(answer: number): string {
   return `The answer is \\boxed{${answer}}.`;
 }
 
-/** Worked solution: one equation per step, then the boxed answer. */
-export function workedSolution(start: number, steps: Step[]): string {
+/** The worked lines: each sentence of the question restated, with the equation of its step. */
+export function workedSteps(start: number, sentences: readonly Sentence[]): string[] {
   const lines: string[] = [];
   let v = start;
-  for (const s of steps) {
-    lines.push(stepEquation(v, s));
-    v = apply(v, s);
+  for (const x of sentences) {
+    if (x.step) {
+      lines.push(`${x.text} ${stepEquation(v, x.step)}`);
+      v = apply(v, x.step);
+    } else lines.push(x.text);
   }
-  lines.push(answerLine(v));
-  return lines.join('\n');
+  return lines;
+}
+
+/** Worked solution: the worked lines, then the boxed answer. */
+export function workedSolution(start: number, sentences: readonly Sentence[]): string {
+  const steps = sentences.flatMap((x) => (x.step ? [x.step] : []));
+  return [...workedSteps(start, sentences), answerLine(finalValue(start, steps))].join('\n');
 }
 
 function finalValue(start: number, steps: Step[]): number {
@@ -143,11 +158,18 @@ function plusMinus(rng: Rng, v: number, L: Limits): Step {
   return { op: '+', n: 1 + rng.int(Math.min(L.maxOperand, L.maxValue - v)) };
 }
 
+/** A sentence of a question and the step it adds (none for the one that gives the start). */
+export interface Sentence {
+  text: string;
+  step?: Step;
+}
+
 interface Drawn {
   template: TemplateName;
   start: number;
-  steps: Step[];
-  question: string;
+  sentences: Sentence[];
+  /** The final question sentence. */
+  ask: string;
 }
 
 function drawStory(rng: Rng, nSteps: number, L: Limits): Drawn {
@@ -156,8 +178,7 @@ function drawStory(rng: Rng, nSteps: number, L: Limits): Drawn {
   const [, items] = pick(rng, ITEMS);
   const obj = pr === 'she' ? 'her' : 'him';
   const start = 2 + rng.int(L.maxStart - 1);
-  const steps: Step[] = [];
-  const parts = [`${name} has ${start} ${items}.`];
+  const sentences: Sentence[] = [{ text: `${name} has ${start} ${items}.` }];
   let v = start;
   for (let i = 0; i < nSteps; i++) {
     let s: Step;
@@ -165,93 +186,88 @@ function drawStory(rng: Rng, nSteps: number, L: Limits): Drawn {
       s = { op: '*', n: 2 + rng.int(Math.min(L.maxFactor, Math.floor(L.maxValue / v)) - 1) };
     else s = plusMinus(rng, v, L);
     const P = i === 0 ? cap(pr) : `Then ${pr}`;
+    let text: string;
     if (s.op === '+')
-      parts.push(pick(rng, [`${P} buys ${s.n} more.`, `${P} finds ${s.n} more.`, `${i === 0 ? '' : 'Then '}${friend} gives ${obj} ${s.n} more.`]));
-    else if (s.op === '-') parts.push(pick(rng, [`${P} gives ${s.n} to ${friend}.`, `${P} loses ${s.n}.`, `${P} sells ${s.n}.`]));
-    else parts.push(`${P} ends up with ${s.n} times as many.`);
-    steps.push(s);
+      text = pick(rng, [`${P} buys ${s.n} more.`, `${P} finds ${s.n} more.`, `${i === 0 ? '' : 'Then '}${friend} gives ${obj} ${s.n} more.`]);
+    else if (s.op === '-') text = pick(rng, [`${P} gives ${s.n} to ${friend}.`, `${P} loses ${s.n}.`, `${P} sells ${s.n}.`]);
+    else text = `${P} ends up with ${s.n} times as many.`;
+    sentences.push({ text, step: s });
     v = apply(v, s);
   }
-  parts.push(`How many ${items} does ${name} have now?`);
-  return { template: 'story', start, steps, question: parts.join(' ') };
+  return { template: 'story', start, sentences, ask: `How many ${items} does ${name} have now?` };
 }
 
 function drawBus(rng: Rng, nSteps: number, L: Limits): Drawn {
   const vehicle = pick(rng, ['bus', 'train', 'boat']);
   const start = 3 + rng.int(L.maxStart - 2);
-  const steps: Step[] = [];
-  const parts = [`A ${vehicle} has ${start} people on it.`];
+  const sentences: Sentence[] = [{ text: `A ${vehicle} has ${start} people on it.` }];
   let v = start;
   for (let i = 0; i < nSteps; i++) {
     const s = plusMinus(rng, v, L);
     const where = i === 0 ? 'At the first stop' : pick(rng, ['At the next stop', 'Then']);
-    parts.push(`${where}, ${s.n} ${s.n === 1 ? 'person gets' : 'people get'} ${s.op === '+' ? 'on' : 'off'}.`);
-    steps.push(s);
+    sentences.push({ text: `${where}, ${s.n} ${s.n === 1 ? 'person gets' : 'people get'} ${s.op === '+' ? 'on' : 'off'}.`, step: s });
     v = apply(v, s);
   }
-  parts.push(`How many people are on the ${vehicle} now?`);
-  return { template: 'bus', start, steps, question: parts.join(' ') };
+  return { template: 'bus', start, sentences, ask: `How many people are on the ${vehicle} now?` };
 }
 
 function drawBoxes(rng: Rng, nSteps: number, L: Limits): Drawn {
   const [name, pr] = pick(rng, NAMES);
   const [item, items] = pick(rng, ITEMS);
   const [a, b] = factors(rng, L);
-  const steps: Step[] = [{ op: '*', n: b }];
-  const parts = [`${name} has ${a} boxes with ${b} ${items} in each box.`];
+  const sentences: Sentence[] = [
+    { text: `${name} has ${a} boxes.` },
+    { text: `There are ${b} ${items} in each box.`, step: { op: '*', n: b } },
+  ];
   let v = a * b;
+  const P = cap(pr);
   for (let i = 1; i < nSteps; i++) {
     const s = plusMinus(rng, v, L);
-    if (s.op === '+') parts.push(pick(rng, [`${cap(pr)} buys ${s.n} more ${s.n === 1 ? item : items}.`, `${cap(pr)} finds ${s.n} more ${s.n === 1 ? item : items}.`]));
-    else parts.push(pick(rng, [`${cap(pr)} gives away ${s.n} ${s.n === 1 ? item : items}.`, `${cap(pr)} loses ${s.n} ${s.n === 1 ? item : items}.`]));
-    steps.push(s);
+    const what = s.n === 1 ? item : items;
+    const text = s.op === '+'
+      ? pick(rng, [`${P} buys ${s.n} more ${what}.`, `${P} finds ${s.n} more ${what}.`])
+      : pick(rng, [`${P} gives away ${s.n} ${what}.`, `${P} loses ${s.n} ${what}.`]);
+    sentences.push({ text, step: s });
     v = apply(v, s);
   }
-  parts.push(`How many ${items} does ${name} have now?`);
-  return { template: 'boxes', start: a, steps, question: parts.join(' ') };
+  return { template: 'boxes', start: a, sentences, ask: `How many ${items} does ${name} have now?` };
 }
 
 function drawShop(rng: Rng, nSteps: number, L: Limits): Drawn {
   const [name, pr] = pick(rng, NAMES);
   const [item, items] = pick(rng, ITEMS);
   const [price, count] = factors(rng, L);
-  const steps: Step[] = [{ op: '*', n: count }];
+  const P = cap(pr);
+  const sentences: Sentence[] = [
+    { text: `One ${item} costs ${price} dollars.` },
+    { text: `${name} buys ${count} ${items}.`, step: { op: '*', n: count } },
+  ];
   let v = price * count;
-  const parts = [`One ${item} costs ${price} dollars. ${name} buys ${count} ${items}`];
-  // optional extra purchase (+), coupon (−), then optionally change from a note (r−)
+  // an extra purchase (+) and a coupon (−) in either order, then optionally change from a note (r−)
   const extras: ('thing' | 'coupon' | 'change')[] = [];
   if (nSteps >= 2) extras.push(rng.next() < 0.5 ? 'thing' : 'coupon');
   if (nSteps >= 3) extras.push(extras[0] === 'thing' ? 'coupon' : 'thing');
   if (nSteps >= 4) extras.push('change');
   if (nSteps === 3 && rng.next() < 0.5) extras[1] = 'change';
-  let sentenceOpen = true;
   for (const e of extras) {
+    let s: Step;
+    let text: string;
     if (e === 'thing') {
-      const n = 1 + rng.int(Math.min(L.maxOperand, L.maxValue - v));
-      parts[parts.length - 1] += ` and ${pick(rng, THINGS)} for ${n} dollars.`;
-      sentenceOpen = false;
-      steps.push({ op: '+', n });
-      v += n;
+      s = { op: '+', n: 1 + rng.int(Math.min(L.maxOperand, L.maxValue - v)) };
+      text = `${P} also buys ${pick(rng, THINGS)} for ${s.n} dollars.`;
     } else if (e === 'coupon') {
-      if (sentenceOpen) parts[parts.length - 1] += '.';
-      sentenceOpen = false;
-      const n = 1 + rng.int(Math.min(L.maxOperand, v - 1));
-      parts.push(`${cap(pr)} has a coupon for ${n} dollars off.`);
-      steps.push({ op: '-', n });
-      v -= n;
+      s = { op: '-', n: 1 + rng.int(Math.min(L.maxOperand, v - 1)) };
+      text = `${P} has a coupon for ${s.n} dollars off.`;
     } else {
-      if (sentenceOpen) parts[parts.length - 1] += '.';
-      sentenceOpen = false;
-      const note = Math.min(L.maxValue, 10 * Math.ceil((v + 1) / 10));
-      parts.push(`${cap(pr)} pays with ${note} dollars.`);
-      steps.push({ op: 'r-', n: note });
-      v = note - v;
+      s = { op: 'r-', n: Math.min(L.maxValue, 10 * Math.ceil((v + 1) / 10)) };
+      text = `${P} pays with ${s.n} dollars.`;
     }
+    sentences.push({ text, step: s });
+    v = apply(v, s);
   }
-  if (sentenceOpen) parts[parts.length - 1] += '.';
-  const last = steps[steps.length - 1];
-  parts.push(last.op === 'r-' ? `How many dollars of change does ${name} get?` : `How many dollars does ${name} pay?`);
-  return { template: 'shop', start: price, steps, question: parts.join(' ') };
+  const last = sentences[sentences.length - 1].step!;
+  const ask = last.op === 'r-' ? `How many dollars of change does ${name} get?` : `How many dollars does ${name} pay?`;
+  return { template: 'shop', start: price, sentences, ask };
 }
 
 const DRAW: Record<TemplateName, (rng: Rng, nSteps: number, L: Limits) => Drawn> = { story: drawStory, bus: drawBus, boxes: drawBoxes, shop: drawShop };
@@ -261,16 +277,18 @@ export function drawProblem(
   rng: Rng, template: TemplateName = pick(rng, TEMPLATES), nSteps = 2 + rng.int(3), L: Limits = DEFAULT_LIMITS,
 ): DemoProblem {
   const d = DRAW[template](rng, nSteps, L);
-  const answer = finalValue(d.start, d.steps);
-  const key = `${d.template}|${d.start}|${d.steps.map((s) => s.op + s.n).join(',')}`;
+  const steps = d.sentences.flatMap((x) => (x.step ? [x.step] : []));
+  const answer = finalValue(d.start, steps);
+  const key = `${d.template}|${d.start}|${steps.map((s) => s.op + s.n).join(',')}`;
   return {
     id: '',
-    question: d.question,
+    question: [...d.sentences.map((x) => x.text), d.ask].join(' '),
     answer: String(answer),
     template: d.template,
     start: d.start,
-    steps: d.steps,
-    solution: workedSolution(d.start, d.steps),
+    steps,
+    sentences: d.sentences,
+    solution: workedSolution(d.start, d.sentences),
     key,
   };
 }
@@ -293,9 +311,12 @@ export interface World {
   answerOnlyShare: Record<TemplateName, number>;
 }
 
-/** Pretraining document of a worked example. */
+/**
+ * Pretraining document of a worked example, textbook style: the solution ends "Answer: n", not with
+ * the \boxed{} answer the grader reads (that convention is what SFT teaches).
+ */
 export function workedExampleDocument(p: DemoProblem): string {
-  return `Question: ${p.question}\nSolution:\n${p.solution}`;
+  return `Question: ${p.question}\nSolution:\n${workedSteps(p.start, p.sentences).join('\n')}\nAnswer: ${p.answer}`;
 }
 
 /** A document of `n` random arithmetic facts ("23 + 14 = 37", "6 * 7 = 42", "40 - 15 = 25"). */
