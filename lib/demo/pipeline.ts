@@ -22,7 +22,7 @@ import { tokenizeCorpus } from '../data/tokens';
 import { tokenizeConversation, TokenizedExample } from '../data/sft';
 import { PretrainTrainer, SFTTrainer } from '../train/trainer';
 import { GRPOTrainer, GRPOStepMetrics, RolloutEngine } from '../train/grpo';
-import { mathAccuracyReward } from '../train/rewards';
+import { isCorrect, makeMathAccuracyReward } from '../train/rewards';
 import { generate } from '../generate/generate';
 import { Sampler } from '../generate/samplers';
 import { sample } from '../ops/sample';
@@ -62,7 +62,7 @@ export interface DemoSettings {
   stepsScale: number;
   vocabSize: number;
   model: LlamaConfig;
-  world: { trainProblems: number; testProblems: number; factDocuments: number; maxSteps: number; limits?: Partial<Limits>; answerOnlyShare?: Partial<Record<TemplateName, number>>; corpusAnswerOnlyShare?: Partial<Record<TemplateName, number>> };
+  world: { trainProblems: number; testProblems: number; factDocuments: number; maxSteps: number; corpusBoxedShare?: number; limits?: Partial<Limits>; answerOnlyShare?: Partial<Record<TemplateName, number>> };
   pretrain: { steps: number; seqLen: number; batchSize: number; lr: number; warmupSteps: number };
   sft: { steps: number; seqLen: number; batchSize: number; lr: number; warmupSteps: number };
   grpo: {
@@ -122,7 +122,7 @@ function applyOverrides(s: DemoSettings, o: DemoOverrides | undefined): DemoSett
     if (cur !== null && typeof cur === 'object') {
       if (v === null || typeof v !== 'object') throw new TypeError(`demo: overrides.${k} must be an object`);
       for (const f of Object.keys(v)) {
-        if (!(f in cur) && !(k === 'world' && ['answerOnlyShare', 'corpusAnswerOnlyShare', 'limits'].includes(f)) && k !== 'model')
+        if (!(f in cur) && !(k === 'world' && ['answerOnlyShare', 'corpusBoxedShare', 'limits'].includes(f)) && k !== 'model')
           throw new RangeError(`demo: unknown setting '${k}.${f}' (known: ${Object.keys(cur).join(', ')})`);
       }
       out[k] = { ...cur, ...v };
@@ -144,6 +144,11 @@ export interface StageResult {
   passAtK: number;
   /** Mean correctness of the held-out samples: the answer reward's expected value on unseen questions. */
   sampleAccuracy: number;
+  /**
+   * Greedy accuracy read loosely: the answer may also be "Answer: n", "the answer is n" or the last
+   * number. The base model knows the arithmetic but not the \boxed{} convention; this shows it.
+   */
+  looseAccuracy: number;
   /** Share of greedy replies that work the problem out (have an equation) rather than only answer. */
   workedShare: number;
   /** Minutes of training and of evaluation. */
@@ -253,6 +258,7 @@ export async function evaluateModel(
   };
   return evaluate({
     problems,
+    extract: DEMO_EXTRACT,
     prompt: (p) => p.question,
     batchSize: s.batchSize,
     k: s.k,
@@ -260,6 +266,9 @@ export async function evaluateModel(
     generate: async (prompts, n) => run(prompts, n, s.temperature),
   });
 }
+
+/** Answers count only inside \boxed{}, as MATH grades them; the demo's eval and GRPO reward both use this. */
+export const DEMO_EXTRACT = Object.freeze({ format: 'boxed' as const });
 
 const EQUATION = /\d+\s*[-+*]\s*\d+\s*=\s*\d+/;
 
@@ -272,7 +281,9 @@ async function evaluateStage(
   const lines = rep.records.map((r) =>
     JSON.stringify({ id: r.id, reference: r.reference, greedy: r.greedy?.completion, correct: r.greedy?.correct, majority: r.majority.answer }));
   writeFileAtomic(path.join(dir, 'eval.jsonl'), lines.join('\n') + '\n');
-  const worked = rep.records.filter((r) => EQUATION.test(r.greedy?.completion ?? '')).length / Math.max(1, rep.records.length);
+  const n = Math.max(1, rep.records.length);
+  const worked = rep.records.filter((r) => EQUATION.test(r.greedy?.completion ?? '')).length / n;
+  const loose = rep.records.filter((r) => isCorrect(r.greedy?.completion ?? '', r.reference, { lastNumberFallback: true })).length / n;
   const evalMinutes = minutesSince(t0);
   const k = rep.k;
   const res: StageResult = {
@@ -283,6 +294,7 @@ async function evaluateStage(
     passAtK: rep.passAtK[k] ?? NaN,
     sampleAccuracy: rep.records.reduce((a, r) => a + r.numCorrect, 0) / Math.max(1, rep.records.reduce((a, r) => a + r.samples.length, 0)),
     workedShare: worked,
+    looseAccuracy: loose,
     trainMinutes,
     evalMinutes,
     minutes: trainMinutes + evalMinutes,
@@ -408,7 +420,7 @@ export async function grpoStage(ctx: DemoContext, model: LlamaModel): Promise<St
     dataset: ctx.world.train.map((p) => ({ prompt: problemMessages(p), answer: p.answer })),
     outDir: dir, steps: g.steps, promptsPerStep: g.promptsPerStep, numGenerations: g.numGenerations, beta: g.beta,
     learningRate: g.learningRate, temperature: g.temperature, maxCompletionLength: g.maxCompletionLength,
-    rewardFuncs: [mathAccuracyReward], rolloutEngine: kvCacheRolloutEngine(model, ctx.tokenizer),
+    rewardFuncs: [makeMathAccuracyReward(DEMO_EXTRACT)], rolloutEngine: kvCacheRolloutEngine(model, ctx.tokenizer),
     checkpointEvery: 0, keepCheckpoints: 1, seed: ctx.settings.seed, device: ctx.settings.device,
     callbacks: {
       onStep: (m: GRPOStepMetrics) =>
@@ -450,8 +462,9 @@ export function accuracyPlot(stages: StageResult[]): string {
 /** The table printed at the end. */
 export function summaryTable(stages: StageResult[]): string {
   const k = stages[0]?.k ?? 0;
-  const rows = [['stage', 'accuracy', `maj@${k}`, 'minutes']];
-  for (const r of stages) rows.push([r.stage, `${(r.accuracy * 100).toFixed(1)}%`, `${(r.majAtK * 100).toFixed(1)}%`, r.minutes.toFixed(2)]);
+  const pc = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const rows = [['stage', 'accuracy', `maj@${k}`, 'worked', 'any format', 'minutes']];
+  for (const r of stages) rows.push([r.stage, pc(r.accuracy), pc(r.majAtK), pc(r.workedShare), pc(r.looseAccuracy), r.minutes.toFixed(2)]);
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ')).join('\n');
 }

@@ -10,8 +10,8 @@
 //   "Fay has 9 apples.\nAna gives her 4 more. 9 + 4 = 13\nThen she buys 2 more. 13 + 2 = 15\nThe answer is \boxed{15}."
 // Restating keeps every equation's inputs a few tokens away (the sentence just copied, the previous
 // line), so a model of a few hundred thousand parameters learns to work such problems in minutes.
-// The pretraining corpus writes its worked examples textbook style, ending "Answer: 15"; answers are
-// graded only inside \boxed{} (as MATH is), a convention the base model never saw and SFT teaches.
+// The pretraining corpus writes most worked examples textbook style, ending "Answer: 15"; answers are
+// graded only inside \boxed{} (as MATH is), a convention the base model rarely saw and SFT teaches.
 // An answer-only solution skips to "The answer is \boxed{15}." — as real SFT data mixes careful
 // solutions with terse ones. The SFT set uses the answer-only style for a share of each template's
 // problems (`answerOnlyShare`, larger for some templates). A small model cannot do several steps in its
@@ -54,6 +54,11 @@ export interface WorldOptions {
   factDocuments?: number;
   /** Share of each template's SFT solutions written answer-only (see the file comment). */
   answerOnlyShare?: Partial<Record<TemplateName, number>>;
+  /**
+   * Share of the corpus's worked examples that end with the boxed answer line instead of "Answer: n"
+   * (default 0.1): the base model meets the convention, rarely uses it; SFT makes it the rule.
+   */
+  corpusBoxedShare?: number;
   limits?: Partial<Limits>;
   /** Most steps per problem (2–4; default 4). */
   maxSteps?: number;
@@ -312,11 +317,12 @@ export interface World {
 }
 
 /**
- * Pretraining document of a worked example, textbook style: the solution ends "Answer: n", not with
- * the \boxed{} answer the grader reads (that convention is what SFT teaches).
+ * Pretraining document of a worked example. Textbook style by default: the solution ends "Answer: n",
+ * not with the \boxed{} answer the grader reads; `boxed` gives the full worked solution instead.
  */
-export function workedExampleDocument(p: DemoProblem): string {
-  return `Question: ${p.question}\nSolution:\n${workedSteps(p.start, p.sentences).join('\n')}\nAnswer: ${p.answer}`;
+export function workedExampleDocument(p: DemoProblem, boxed = false): string {
+  const end = boxed ? answerLine(Number(p.answer)) : `Answer: ${p.answer}`;
+  return `Question: ${p.question}\nSolution:\n${workedSteps(p.start, p.sentences).join('\n')}\n${end}`;
 }
 
 /** A document of `n` random arithmetic facts ("23 + 14 = 37", "6 * 7 = 42", "40 - 15 = 25"). */
@@ -354,6 +360,8 @@ export function makeWorld(opts: WorldOptions = {}): World {
   const share = { ...DEFAULT_ANSWER_ONLY_SHARE, ...(opts.answerOnlyShare ?? {}) };
   for (const [t, v] of Object.entries(share))
     if (!(v >= 0 && v <= 1)) throw new RangeError(`demo world: answerOnlyShare.${t} must be in [0, 1], got ${v}`);
+  const boxedShare = opts.corpusBoxedShare ?? 0.1;
+  if (!(boxedShare >= 0 && boxedShare <= 1)) throw new RangeError(`demo world: corpusBoxedShare must be in [0, 1], got ${boxedShare}`);
   const rng = new Rng(seed * 7919 + 17);
   const seen = new Set<string>();
   const draw = (n: number, prefix: string): DemoProblem[] => {
@@ -377,7 +385,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
     const answerOnly = rng.next() < share[p.template];
     return { problem: p, response: answerOnly ? answerLine(Number(p.answer)) : p.solution, answerOnly };
   });
-  const corpus: string[] = train.map(workedExampleDocument);
+  const corpus: string[] = train.map((p) => workedExampleDocument(p, rng.next() < boxedShare));
   for (let i = 0; i < nFacts; i++) corpus.push(factDocument(rng, 16, L));
   // a seeded shuffle of the documents
   const order = rng.permutation(corpus.length);
