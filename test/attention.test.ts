@@ -164,6 +164,7 @@ const CASES: Case[] = [
   mk(2, 129, 6, 1, 16, false, true),
   mk(1, 129, 4, 4, 64, true, false),
   mk(1, 70, 4, 2, 5, true, true), // odd Dh (CPU supports any)
+  mk(2, 129, 4, 2, 24, true, true), // a full vector then a masked tail (AVX-512), the demo model's head size
   mk(1, 40, 2, 1, 100, false, true),
 ];
 const TOL: Record<string, number> = { f32: 1e-4, bf16: 1e-2 };

@@ -42,7 +42,7 @@ describe('demo world', () => {
       templates.add(p.template);
       expect(p.steps.length).toBeGreaterThanOrEqual(2);
       expect(p.steps.length).toBeLessThanOrEqual(4);
-      expect(p.solution).toBe(workedSolution(p.start, p.steps));
+      expect(p.solution).toBe(workedSolution(p.start, p.sentences));
       const lines = p.solution.split('\n');
       expect(lines).toHaveLength(p.steps.length + 1);
       let prev: number | undefined;

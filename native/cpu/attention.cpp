@@ -148,14 +148,15 @@ inline void acc_mm(int64_t m, int64_t kk, int64_t Dh, const float* A, int64_t ra
       }
       V::store(ci + d, c0);
     }
-    for (; d < Dh; ++d) {
-      float c0 = ci[d];
+    if (d < Dh) {  // the last Dh % W columns (Dh = 24, 40, ...): masked lanes, not a scalar loop
+      const int64_t n = Dh - d;
+      typename V::R c0 = V::loadn(ci + d, n);
       for (int64_t k = 0; k < kk; ++k) {
         const float av = ai[k * cas];
         if (av == 0.f) continue;
-        c0 += av * B[k * Dh + d];
+        c0 = V::fmadd(V::set1(av), V::loadn(B + k * Dh + d, n), c0);
       }
-      ci[d] = c0;
+      V::storen(ci + d, c0, n);
     }
   }
 }

@@ -80,6 +80,13 @@ struct V512 {
         _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
   }
   MATHRL_VEC_T512 static inline void store(float* p, R v) { _mm512_storeu_ps(p, v); }
+  // The first n (0 <= n <= W) lanes; the others read as 0 and are never touched in memory.
+  MATHRL_VEC_T512 static inline R loadn(const float* p, int64_t n) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+  }
+  MATHRL_VEC_T512 static inline void storen(float* p, R v, int64_t n) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
+  }
   // Round to nearest even, NaN kept quiet: the same bits as f32_to_bf16.
   MATHRL_VEC_T512 static inline void store(uint16_t* p, R v) {
     const __m512i u = _mm512_castps_si512(v);
@@ -151,6 +158,12 @@ struct V256 {
         _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
   }
   MATHRL_VEC_T256 static inline void store(float* p, R v) { _mm256_storeu_ps(p, v); }
+  MATHRL_VEC_T256 static inline __m256i first(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  // The first n (0 <= n <= W) lanes; the others read as 0 and are never touched in memory.
+  MATHRL_VEC_T256 static inline R loadn(const float* p, int64_t n) { return _mm256_maskload_ps(p, first(n)); }
+  MATHRL_VEC_T256 static inline void storen(float* p, R v, int64_t n) { _mm256_maskstore_ps(p, first(n), v); }
   MATHRL_VEC_T256 static inline void store(uint16_t* p, R v) {
     const __m256i u = _mm256_castps_si256(v);
     const __m256i hi = _mm256_srli_epi32(u, 16);
@@ -225,6 +238,11 @@ struct V1 {
   static inline R load(const uint16_t* p) { return map([&](int i) { return bf16_to_f32(p[i]); }); }
   static inline void store(float* p, R a) {
     for (int i = 0; i < W; ++i) p[i] = a.v[i];
+  }
+  // The first n (0 <= n <= W) lanes; the others read as 0 and are never touched in memory.
+  static inline R loadn(const float* p, int64_t n) { return map([&](int i) { return i < n ? p[i] : 0.f; }); }
+  static inline void storen(float* p, R a, int64_t n) {
+    for (int i = 0; i < n; ++i) p[i] = a.v[i];
   }
   static inline void store(uint16_t* p, R a) {
     for (int i = 0; i < W; ++i) p[i] = f32_to_bf16(a.v[i]);
