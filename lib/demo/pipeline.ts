@@ -5,7 +5,7 @@
 //   stage. Every stage is one function over a shared context, so each can be run, tested or replaced
 //   on its own. Output folder:
 //     tokenizer/                    the trained tokenizer
-//     data/                         corpus.txt and its token files
+//     data/                         corpus.txt and its token files; test.jsonl (the held-out problems, GSM8K format)
 //     pretrain/ sft/ grpo/          each a loadable model folder (config.json, model.safetensors,
 //                                   tokenizer files) with the stage's metrics.jsonl and curve
 //                                   (loss.svg, or reward.svg for GRPO), and eval.jsonl (held-out replies)
@@ -21,15 +21,14 @@ import { Tokenizer, trainBpe } from '../tokenizer';
 import { tokenizeCorpus } from '../data/tokens';
 import { tokenizeConversation, TokenizedExample } from '../data/sft';
 import { PretrainTrainer, SFTTrainer } from '../train/trainer';
-import { GRPOTrainer, GRPOStepMetrics, RolloutEngine } from '../train/grpo';
+import { GRPOTrainer, GRPOStepMetrics } from '../train/grpo';
 import { isCorrect, makeMathAccuracyReward } from '../train/rewards';
 import { generate } from '../generate/generate';
-import { Sampler } from '../generate/samplers';
-import { sample } from '../ops/sample';
+import { kernelSampler } from '../generate/samplers';
 import { evaluate, EvalReport } from '../eval/evaluate';
 import { linePlotSvg } from '../util/plot';
 import { writeFileAtomic } from '../train/checkpoint';
-import { DemoProblem, Limits, TemplateName, World, makeWorld } from './world';
+import { DemoProblem, Limits, TemplateName, World, makeWorld, workedSteps } from './world';
 
 export type DemoSize = 'tiny' | 'small' | 'medium';
 export const DEMO_SIZES: readonly DemoSize[] = ['tiny', 'small', 'medium'];
@@ -215,46 +214,17 @@ function freshDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
 }
 
-/** Per-completion seeds → a sampler for generate() (row r of the batch draws with seeds[r]). */
-function seededSampler(seeds: number[], temperature: number, topP: number, topK: number): Sampler {
-  return (logits, step, rows) => {
-    const s = sample(logits, { temperature, topP, topK, seeds: Int32Array.from(rows, (r) => seeds[r] | 0), offset: step });
-    try {
-      return { tokens: s.tokens.toArray() as Int32Array, logprobs: s.logprobs.toArray() as Float32Array };
-    } finally {
-      s.tokens.dispose();
-      s.logprobs.dispose();
-    }
-  };
-}
-
-/**
- * GRPO rollouts through generate() (KV cache, finished rows leave the batch), drawing each completion
- * with the `sample` op at its own seed, as the trainer's forwardRolloutEngine does, only faster.
- */
-export function kvCacheRolloutEngine(model: LlamaModel, tokenizer: Tokenizer): RolloutEngine {
-  return async (prompts, G, opts) => {
-    const rows = prompts.flatMap((p) => Array.from({ length: G }, () => p));
-    const res = generate(model, tokenizer, rows, {
-      maxNewTokens: opts.maxNewTokens,
-      sampler: seededSampler(opts.seeds, opts.temperature, opts.topP, opts.topK),
-      stop: { eosIds: opts.stopTokenIds },
-    });
-    return { completions: res.tokens };
-  };
-}
-
 /** Held-out evaluation: greedy accuracy, maj@k and pass@k (k samples at the eval temperature). */
 export async function evaluateModel(
   model: LlamaModel, tokenizer: Tokenizer, problems: DemoProblem[], s: DemoSettings['eval'], seed: number,
 ): Promise<EvalReport> {
   const prompt = (q: string) => tokenizer.encodeChat([{ role: 'user', content: q }], { addGenerationPrompt: true });
+  let calls = 0;
   const run = (prompts: string[], n: number, temperature: number): string[][] => {
     const ids = prompts.flatMap((q) => Array.from({ length: n }, () => prompt(q)));
-    const seeds = ids.map((_, i) => (seed * 1000003 + i * 7919 + 1) | 0);
     const res = generate(model, tokenizer, ids, {
       maxNewTokens: s.maxNewTokens,
-      sampler: seededSampler(seeds, temperature, 1, 0),
+      sampler: kernelSampler({ temperature, seed: (seed * 1000003 + ++calls * 7919) | 0 }),
     });
     return prompts.map((_, i) => res.text.slice(i * n, (i + 1) * n));
   };
@@ -422,7 +392,7 @@ export async function grpoStage(ctx: DemoContext, model: LlamaModel): Promise<St
     dataset: ctx.world.train.map((p) => ({ prompt: problemMessages(p), answer: p.answer })),
     outDir: dir, steps: g.steps, promptsPerStep: g.promptsPerStep, numGenerations: g.numGenerations, beta: g.beta,
     learningRate: g.learningRate, temperature: g.temperature, maxCompletionLength: g.maxCompletionLength,
-    rewardFuncs: [makeMathAccuracyReward(DEMO_EXTRACT)], rolloutEngine: kvCacheRolloutEngine(model, ctx.tokenizer),
+    rewardFuncs: [makeMathAccuracyReward(DEMO_EXTRACT)],
     checkpointEvery: 0, keepCheckpoints: 1, seed: ctx.settings.seed, device: ctx.settings.device,
     callbacks: {
       onStep: (m: GRPOStepMetrics) =>
@@ -471,6 +441,14 @@ export function summaryTable(stages: StageResult[]): string {
   return rows.map((r) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ')).join('\n');
 }
 
+/**
+ * The held-out problems as GSM8K JSONL ({question, answer: "<worked lines>\n#### n"}), so that
+ * `mathrl eval --model <stage> --data <out>/data/test.jsonl --chat --prompt-suffix ''` scores a stage.
+ */
+export function heldOutJsonl(world: World): string {
+  return world.test.map((p) => JSON.stringify({ question: p.question, answer: `${workedSteps(p.start, p.sentences).join('\n')}\n#### ${p.answer}` })).join('\n') + '\n';
+}
+
 /** Runs the whole demo; see the file comment for what lands in opts.out. */
 export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   if (!opts || typeof opts.out !== 'string' || opts.out === '') throw new Error('demo: out (the output folder) is required');
@@ -481,6 +459,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   fs.mkdirSync(out, { recursive: true });
   const world = makeWorld({ seed: settings.seed, ...settings.world });
   log(`world: ${world.train.length} train / ${world.test.length} held-out problems, ${world.corpus.length} corpus documents (seed ${settings.seed})`);
+  fs.mkdirSync(path.join(out, 'data'), { recursive: true });
+  writeFileAtomic(path.join(out, 'data', 'test.jsonl'), heldOutJsonl(world));
   const tokenizer = trainDemoTokenizer(world, settings.vocabSize, out);
   log(`tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens`);
   // the model's vocabulary is the tokenizer's (BPE training may stop short of the target size)

@@ -98,7 +98,7 @@ export const command: CliCommand = {
   name: 'eval',
   summary: 'score completions on GSM8K or MATH-500: greedy accuracy, maj@k, pass@k',
   usage:
-    '(--model <dir> [--limit N] [--temperature 0.7] [--top-p 0.95] [--max-new-tokens 256] [--seed 0] [--chat] ' +
+    '(--model <dir> [--limit N] [--temperature 0.7] [--top-p 0.95] [--max-new-tokens 256] [--seed 0] [--chat] [--prompt-suffix TEXT] ' +
     '[--device cpu|cuda] [--batch-size 16] | --predictions <file.jsonl>) [--bench gsm8k|math500] [--data <file.jsonl>] [--k N] [--format auto|boxed|gsm8k] ' +
     '[--fallback last-number|none] [--first-is-greedy] [--pass-k 1,8,64] [--out records.jsonl] [--json] [--skip-malformed]',
   async run(argv) {
@@ -121,6 +121,7 @@ export const command: CliCommand = {
       'max-new-tokens': { type: 'string' },
       seed: { type: 'string' },
       chat: { type: 'boolean' },
+      'prompt-suffix': { type: 'string' },
       device: { type: 'string' },
       'batch-size': { type: 'string' },
     });
@@ -143,7 +144,7 @@ export const command: CliCommand = {
     let label = path.basename(values.predictions);
     if (bench || values.data) {
       const file = values.data ?? path.join(dataDir(), BENCH_FILES[bench!]);
-      const kind = bench ?? (/gsm8k/i.test(file) ? 'gsm8k' : 'math500');
+      const kind = bench ?? dataKind(file);
       const onMalformed = values['skip-malformed'] ? 'skip' : 'throw';
       const report = (m: { line: number; message: string }) => console.error(`warning: ${file}:${m.line}: ${m.message} (skipped)`);
       const problems =
@@ -211,13 +212,27 @@ export const command: CliCommand = {
   },
 };
 
+/** A --data file's format without --bench: MATH-500 rows have 'problem', GSM8K rows 'question'. */
+function dataKind(file: string): 'gsm8k' | 'math500' {
+  let first: unknown;
+  try {
+    const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.trim() !== '');
+    first = line === undefined ? undefined : JSON.parse(line);
+  } catch {
+    first = undefined; // the loader reports the unreadable file or line
+  }
+  if (first && typeof first === 'object' && 'problem' in first) return 'math500';
+  if (first && typeof first === 'object' && 'question' in first) return 'gsm8k';
+  return /math/i.test(path.basename(file)) ? 'math500' : 'gsm8k';
+}
+
 /** --model mode: generate greedy and sampled completions with a mathrl model, then score them. */
 async function evalModel(values: Record<string, string | boolean | undefined>): Promise<number> {
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const bench = str('bench') ?? (str('data') ? undefined : 'gsm8k');
   if (bench !== undefined && !(bench in BENCH_FILES)) throw new Error(`--bench must be gsm8k or math500, got '${bench}'`);
   const file = str('data') ?? path.join(dataDir(), BENCH_FILES[bench!]);
-  const kind = bench ?? (/gsm8k/i.test(file) ? 'gsm8k' : 'math500');
+  const kind = bench ?? dataKind(file);
   const onMalformed = values['skip-malformed'] ? 'skip' : 'throw';
   let problems = kind === 'gsm8k' ? loadGsm8k(file, { onMalformed }) : loadMath500(file, { onMalformed });
   const limit = Math.trunc(numberOption('limit', str('limit'), problems.length));
@@ -258,7 +273,8 @@ async function evalModel(values: Record<string, string | boolean | undefined>): 
       generate: k > 0 ? async (prompts, n) => run(prompts, n, false) : undefined,
       k,
       batchSize,
-      prompt: (p) => buildPrompt(p),
+      // the question, a newline and the DeepSeekMath chain-of-thought instruction (--prompt-suffix '' : the question alone)
+      prompt: (p) => buildPrompt(p, { suffix: str('prompt-suffix') }),
       extract: { format, lastNumberFallback: fallback === 'last-number' },
       onProgress: ({ done }) => {
         progress.tick(done - shown);
