@@ -5,6 +5,7 @@
 //
 //   npm run bench -- gemm [--sizes 256,512,1024] [--threads 2] [--time 2000] [--keep-openblas-env]
 //   npm run bench -- model [--preset small-10m] [--batch 4] [--seq 256] [--steps 5]
+//   npm run bench -- attention [--dh 24,32,64] [--heads 4/2] [--batch 8] [--seq 256] [--steps 20]
 //
 // By default OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed before OpenBLAS loads, so the peer picks
 // its best kernel for this CPU; --keep-openblas-env keeps them as the environment sets them.
@@ -162,8 +163,41 @@ async function benchModel() {
   model.dispose();
 }
 
-const BENCHES = { gemm: benchGemm, model: benchModel };
-const VALUE_FLAGS = new Set(['--sizes', '--threads', '--time', '--preset', '--batch', '--seq', '--steps']);
+// CPU fused attention forward and backward (causal, GQA) at several head sizes: median ms over steps.
+async function benchAttention() {
+  const B = Number(arg('batch', '8'));
+  const T = Number(arg('seq', '256'));
+  const [Hq, Hkv] = arg('heads', '4/2').split('/').map(Number);
+  const steps = Number(arg('steps', '20'));
+  const dhs = arg('dh', '24,32,64').split(',').map(Number);
+  mathrl.setNumThreads(Number(arg('threads', String(mathrl.backends().threads))));
+  console.log(`attention benchmark (CPU, causal): batch ${B}, seq ${T}, heads ${Hq}/${Hkv}, ${steps} steps, ${mathrl.backends().threads} threads`);
+  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  for (const Dh of dhs) {
+    const t = (shape, seed) => mathrl.Tensor.fromArray(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape);
+    const q = t([B, T, Hq, Dh], 1), k = t([B, T, Hkv, Dh], 2), v = t([B, T, Hkv, Dh], 3), dout = t([B, T, Hq, Dh], 4);
+    const fwd = [], bwd = [];
+    for (let s = 0; s < steps + 2; s++) {
+      const t0 = performance.now();
+      const r = mathrl.attention(q, k, v);
+      const t1 = performance.now();
+      const g = mathrl.attentionBackward(dout, q, k, v, r.out, r.lse);
+      const t2 = performance.now();
+      if (s >= 2) {
+        fwd.push(t1 - t0);
+        bwd.push(t2 - t1);
+      }
+      for (const x of [r.out, r.lse, g.dq, g.dk, g.dv]) x.dispose();
+    }
+    // causal: about half of the 4·B·Hq·T²·Dh forward FLOPs, and 2.5× that for the backward
+    const f = 2 * B * Hq * T * T * Dh;
+    console.log(`  Dh ${String(Dh).padStart(3)}: forward ${med(fwd).toFixed(2)} ms (${(f / med(fwd) / 1e6).toFixed(1)} GFLOP/s), backward ${med(bwd).toFixed(2)} ms (${((2.5 * f) / med(bwd) / 1e6).toFixed(1)} GFLOP/s)`);
+    for (const x of [q, k, v, dout]) x.dispose();
+  }
+}
+
+const BENCHES = { gemm: benchGemm, model: benchModel, attention: benchAttention };
+const VALUE_FLAGS = new Set(['--sizes', '--threads', '--time', '--preset', '--batch', '--seq', '--steps', '--heads', '--dh']);
 const which = [];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];

@@ -93,7 +93,7 @@ export function demoSettings(opts: Omit<DemoOptions, 'out' | 'log' | 'onStage'> 
   const lrScale = size === 'tiny' ? 1 : size === 'small' ? 0.5 : 0.25;
   return applyOverrides({
     seed, size, device, quick, stepsScale: scale, vocabSize,
-    model: presetConfig('tiny-1m', { ...MODEL_SIZES[size], vocabSize, maxPositionEmbeddings: 256 }),
+    model: presetConfig('tiny-1m', { ...MODEL_SIZES[size], vocabSize, maxPositionEmbeddings: 1024 }), // RoPE: no learned positions, so longer prompts (GSM8K) only cost their own compute
     world: { trainProblems: quick ? 8000 : 20000, testProblems: 200, factDocuments: 1500, maxSteps: quick ? 3 : 4 },
     // 256-token windows hold a whole worked example (about 110 tokens) with its neighbours; 128 cut most in two
     // the worked-solution skill appears suddenly after some number of optimizer steps (1,100-1,500 at
