@@ -83,6 +83,37 @@ describe('corpus reading', () => {
   });
 });
 
+describe('Rng', () => {
+  test('the stream is fixed (saved loader states, the demo world); int, pick, shuffle of any array-like', () => {
+    const r = new Rng(42);
+    expect([r.nextU32(), r.nextU32(), r.nextU32()]).toEqual([2837322924, 544945897, 479756282]);
+    expect([r.int(10), r.int(1000), r.int(2 ** 32), r.int(3000000000), r.int(1)]).toEqual([2, 180, 113173290, 65323186, 0]);
+    expect(Array.from(r.permutation(8))).toEqual([4, 2, 7, 1, 5, 3, 0, 6]);
+    expect(r.state()).toEqual([526615108, 682122590, 2947249386, 2284344099]);
+    expect(Rng.fromState(r.state()).nextU32()).toBe(r.nextU32());
+    expect([new Rng(-5).nextU32(), new Rng(2 ** 40 + 3).nextU32()]).toEqual([628514800, 1837739972]);
+    // int agrees with the rejection rule written with %, for small and large ranges.
+    const a = new Rng(7);
+    const b = new Rng(7);
+    for (let i = 0; i < 20000; i++) {
+      const n = 1 + ((i * 2654435761) % 4294967296);
+      const limit = 4294967296 - (4294967296 % n);
+      let x = b.nextU32();
+      while (x >= limit) x = b.nextU32();
+      expect(a.int(n)).toBe(x % n);
+    }
+    expect(() => r.int(0)).toThrow(/bad range 0/);
+    expect(() => r.int(2.5)).toThrow(/bad range/);
+    const xs = ['a', 'b', 'c'] as const;
+    const seen = new Set<string>();
+    for (let i = 0; i < 100; i++) seen.add(r.pick(xs));
+    expect([...seen].sort()).toEqual(['a', 'b', 'c']);
+    const objs = Array.from({ length: 20 }, (_, i) => ({ i }));
+    expect(r.shuffle(objs).map((o) => o.i).sort((p, q) => p - q)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(Array.from(r.shuffle(Int32Array.from([1, 2, 3, 4]))).sort()).toEqual([1, 2, 3, 4]);
+  });
+});
+
 describe('token files', () => {
   test('streamed writes, range reads, u16 / u32 by vocabulary size', () => {
     for (const V of [300, 70000]) {

@@ -404,6 +404,15 @@ describe('GRPOTrainer', () => {
     bad({ maxCompletionLength: 64 }, /maxCompletionLength 64 leaves no room for a prompt/);
     bad({ outDir: '' }, /outDir is required/);
     bad({ stopTokenIds: [99] }, /stop token id 99 is outside the vocabulary/);
+    // the whole message, for the shared validators
+    bad({ seed: -1 }, /^GRPOTrainer: seed must be an integer >= 0, got -1$/);
+    bad({ steps: '3' }, /^GRPOTrainer: steps must be an integer >= 1, got 3$/);
+    bad({ adamEps: 0 }, /^GRPOTrainer: adamEps must be > 0, got 0$/);
+    bad({ refModelMixupAlpha: Infinity }, /^GRPOTrainer: refModelMixupAlpha must be in \(0, 1\], got Infinity$/);
+    bad({ beta2: 1 }, /^GRPOTrainer: beta2 must be in \[0, 1\), got 1$/);
+    bad({ device: 'tpu' }, /^GRPOTrainer: device must be 'cpu' or 'cuda', got tpu$/);
+    bad({ outDir: 7 }, /^GRPOTrainer: outDir is required$/);
+    expect(() => new GRPOTrainer(null as never)).toThrow(/^GRPOTrainer: options are required$/);
     model.dispose();
   });
 });

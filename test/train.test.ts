@@ -185,6 +185,25 @@ describe('PretrainTrainer', () => {
     const base = { tokenizer: tok, trainData: trainFile, outDir: path.join(tmp, 'err') };
     expect(() => new PretrainTrainer({ ...base, model: tinyConfig(tok.vocabSize), steps: 0 })).toThrow(/steps must be an integer >= 1, got 0/);
     expect(() => new PretrainTrainer({ ...base, model: tinyConfig(tok.vocabSize), lr: -1 })).toThrow(/lr must be > 0/);
+    const msg = (over: Record<string, unknown>, kind: 'pretrain' | 'sft' = 'pretrain') => {
+      const make = () => (kind === 'pretrain' ? new PretrainTrainer({ ...base, model: tinyConfig(tok.vocabSize), ...over } as never) : new SFTTrainer({ ...base, model: tinyConfig(tok.vocabSize), ...over } as never));
+      try {
+        make();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(msg({ outDir: '' })).toBe('pretrain trainer: outDir is required');
+    expect(msg({ outDir: '' }, 'sft')).toBe('sft trainer: outDir is required');
+    expect(msg({ seed: 1.5 })).toBe('pretrain trainer: seed must be an integer >= 0, got 1.5');
+    expect(msg({ evalEvery: -1 })).toBe('pretrain trainer: evalEvery must be an integer >= 0, got -1');
+    expect(msg({ batchSize: '8' })).toBe('pretrain trainer: batchSize must be an integer >= 1, got 8');
+    expect(msg({ minLr: -1 })).toBe('pretrain trainer: minLr must be >= 0, got -1');
+    expect(msg({ eps: 0 })).toBe('pretrain trainer: eps must be > 0, got 0');
+    expect(msg({ maxGradNorm: NaN })).toBe('pretrain trainer: maxGradNorm must be >= 0, got NaN');
+    expect(msg({ beta2: 1 })).toBe('pretrain trainer: betas must be in [0, 1)');
+    expect(msg({ device: 'tpu' })).toBe("pretrain trainer: device must be 'cpu' or 'cuda', got tpu");
     expect(() => new PretrainTrainer({ ...base, model: tinyConfig(100) })).toThrow(/tokenizer has 384 ids but the model's vocabulary is 100/);
     expect(() => new PretrainTrainer({ ...base, model: tinyConfig(tok.vocabSize), seqLen: 1024 })).toThrow(/exceeds the model's max_position_embeddings 512/);
     expect(() => new PretrainTrainer({ ...base, model: tinyConfig(tok.vocabSize), trainData: path.join(tmp, 'nope.tok') })).toThrow(

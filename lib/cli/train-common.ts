@@ -1,13 +1,15 @@
-// What `mathrl pretrain` and `mathrl sft` share: the option table, model/tokenizer setup, the output
-// folder's run.json (the resolved options, reused by --resume), progress, cleanup on failure.
+// What the training commands (`mathrl pretrain`, `mathrl sft`, `mathrl grpo`) share: the option table
+// and its parsing, model/tokenizer setup, the output folder's run.json (the resolved options, reused by
+// --resume), the trainer's numeric options, progress, Ctrl-C, cleanup on failure.
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { LLAMA_PRESETS, LlamaConfig, LlamaPresetName, presetConfig, readConfig } from '../model/config';
+import { LLAMA_PRESETS, LlamaConfig, LlamaPresetName, countParameters, presetConfig, readConfig } from '../model/config';
+import type { LlamaModel } from '../model/llama';
 import { Tokenizer, trainBpe } from '../tokenizer';
 import { Progress } from '../util/progress';
-import { latestCheckpoint, listCheckpoints, readTrainerState, writeFileAtomic } from '../train/checkpoint';
-import type { Trainer, TrainResult } from '../train/trainer';
+import { latestCheckpoint, listCheckpoints, loadModelDir, readTrainerState, writeFileAtomic } from '../train/checkpoint';
+import type { ModelSource, Trainer, TrainerConfig, TrainResult } from '../train/trainer';
 
 export interface OptSpec {
   type: 'string' | 'boolean';
@@ -18,8 +20,8 @@ export interface OptSpec {
   num?: 'int' | 'float';
 }
 
-/** Options both commands take. */
-export const COMMON_OPTIONS: Record<string, OptSpec> = {
+/** Options pretrain and sft both take (grpo takes some of them, see sharedOption). */
+export const COMMON_OPTIONS = {
   out: { type: 'string', arg: 'dir', help: 'output folder: checkpoints/, metrics.jsonl, loss.svg, run.json (required)' },
   preset: { type: 'string', arg: 'name', help: `model size: ${Object.keys(LLAMA_PRESETS).join(', ')} (default tiny-1m)` },
   config: { type: 'string', arg: 'file', help: 'model config.json (instead of a preset)' },
@@ -51,7 +53,13 @@ export const COMMON_OPTIONS: Record<string, OptSpec> = {
   device: { type: 'string', arg: 'cpu|cuda', help: 'where to train (default cpu; cuda computes in bf16)' },
   seed: { type: 'string', arg: 'N', num: 'int', help: 'seed of init, data split and order (default 0)' },
   quiet: { type: 'boolean', help: 'no progress line' },
-};
+} satisfies Record<string, OptSpec>;
+
+/** One of COMMON_OPTIONS (its type, placeholder and number check), with another help text when given. */
+export function sharedOption(name: keyof typeof COMMON_OPTIONS, help?: string): OptSpec {
+  const spec: OptSpec = COMMON_OPTIONS[name];
+  return help === undefined ? spec : { ...spec, help };
+}
 
 export function usageText(opts: Record<string, OptSpec>): string {
   const rows = Object.entries(opts).map(([k, o]) => [`--${k}${o.type === 'string' ? ` <${o.arg ?? 'value'}>` : ''}`, o.help]);
@@ -100,6 +108,29 @@ export function oneOf<T extends string>(name: string, v: string | undefined, all
   if (v === undefined) return def;
   if (!(allowed as readonly string[]).includes(v)) throw new Error(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
   return v as T;
+}
+
+/** What every training command starts with. */
+export interface RunStart {
+  /** The options: the given ones, on --resume over those saved in <out>/run.json. */
+  v: Values;
+  /** The checkpoint to resume from (--resume with a checkpoint in --out). */
+  resumeFrom?: string;
+  quiet: boolean;
+  log: (s: string) => void;
+  out: string;
+  device: 'cpu' | 'cuda';
+}
+
+/** Parses argv (strictly), merges --resume's saved options, checks --out and --device. */
+export function startRun(kind: string, argv: string[], specs: Record<string, OptSpec>): RunStart {
+  const given = parse(argv, specs);
+  const { values: v, resumeFrom } = runOptions(kind, given);
+  const quiet = v.quiet === true;
+  const log = logger(quiet);
+  const out = str(v, 'out')!;
+  const device = oneOf('device', str(v, 'device'), ['cpu', 'cuda'] as const, 'cpu');
+  return { v, resumeFrom, quiet, log, out, device };
 }
 
 const RUN_FILE = 'run.json';
@@ -155,6 +186,111 @@ export class Cleanup {
   undo(): void {
     for (const p of this.paths.reverse()) fs.rmSync(p, { recursive: true, force: true });
   }
+}
+
+export function checkChatFormat(tok: Tokenizer): void {
+  if (tok.chatTemplate === undefined && tok.eosToken === undefined) throw new Error('the tokenizer has neither a chat template nor an eos_token');
+}
+
+/**
+ * Loads --model (HF folder or mathrl checkpoint) on device with --tokenizer or the folder's tokenizer;
+ * with chat, the tokenizer must be able to format conversations. Nothing stays allocated on failure.
+ */
+export function loadModelAndTokenizer(v: Values, device: 'cpu' | 'cuda', opts: { chat?: boolean } = {}): { model: LlamaModel; tok: Tokenizer } {
+  const dir = str(v, 'model')!;
+  const loaded = loadModelDir(dir, { device });
+  try {
+    const tdir = str(v, 'tokenizer');
+    if (!tdir && !loaded.tokenizer) throw new Error(`--model ${dir} has no tokenizer.json; pass --tokenizer`);
+    const tok = tdir ? Tokenizer.fromDir(tdir) : loaded.tokenizer!;
+    if (opts.chat) checkChatFormat(tok);
+    return { model: loaded.model, tok };
+  } catch (e) {
+    loaded.model.dispose();
+    throw e;
+  }
+}
+
+/**
+ * The model and tokenizer of a pretrain / sft run: the checkpoint's when resuming, --model's, or a
+ * fresh model (--config / --preset and overrides) with --tokenizer or a BPE trained on texts() and
+ * saved to <out>/tokenizer (which cleanup then removes on failure).
+ */
+export function setupModel(
+  r: RunStart,
+  seqLen: number,
+  cleanup: Cleanup,
+  texts: () => Iterable<string>,
+): { tok: Tokenizer; model: ModelSource } {
+  const { v, resumeFrom, log } = r;
+  if (resumeFrom) {
+    const tok = Tokenizer.fromDir(resumeFrom);
+    const model = readConfig(resumeFrom);
+    log(`resuming from ${resumeFrom}`);
+    return { tok, model };
+  }
+  if (str(v, 'model')) return loadModelAndTokenizer(v, r.device);
+  cleanup.add(path.join(r.out, 'tokenizer'));
+  const presetVocab = LLAMA_PRESETS[(str(v, 'preset') ?? 'tiny-1m') as LlamaPresetName]?.vocabSize ?? 4096;
+  const tok = getTokenizer(v, texts, presetVocab, log);
+  return { tok, model: modelConfig(v, tok, seqLen) };
+}
+
+/** The numeric options that every trainer's config has under the same name (GRPOConfig too). */
+export function sharedTrainerNumbers(v: Values) {
+  return {
+    steps: num(v, 'steps'),
+    warmupSteps: num(v, 'warmup'),
+    weightDecay: num(v, 'weight-decay'),
+    maxGradNorm: num(v, 'clip'),
+    checkpointEvery: num(v, 'ckpt-every'),
+    keepCheckpoints: num(v, 'keep'),
+    seed: num(v, 'seed'),
+  };
+}
+
+/** TrainerConfig's numeric options (pretrain / sft); seqLen is the command's. */
+export function trainerNumbers(v: Values): Partial<TrainerConfig> {
+  return {
+    batchSize: num(v, 'batch'),
+    gradAccum: num(v, 'grad-accum'),
+    lr: num(v, 'lr'),
+    minLr: num(v, 'min-lr'),
+    evalEvery: num(v, 'eval-every'),
+    evalBatches: num(v, 'eval-batches'),
+    ...sharedTrainerNumbers(v),
+  };
+}
+
+/** "model: N parameters (hidden H, L layers, vocab V) on device". */
+export function describeModel(model: LlamaModel): string {
+  const cfg = model.config;
+  return (
+    `model: ${countParameters(cfg).toLocaleString('en-US')} parameters (hidden ${cfg.hiddenSize}, ${cfg.numHiddenLayers} layers, ` +
+    `vocab ${cfg.vocabSize}) on ${model.device}`
+  );
+}
+
+/** The closing lines of a pretrain / sft run. */
+export function doneMessage(r: TrainResult, out: string): string {
+  return (
+    `${r.stopped ? 'stopped' : 'done'} at step ${r.step}: train loss ${r.loss.toFixed(4)}` +
+    (r.evalLoss !== undefined ? `, eval loss ${r.evalLoss.toFixed(4)}` : '') +
+    `\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}\nplot: ${path.join(out, 'loss.svg')}`
+  );
+}
+
+/** Ctrl-C stops the trainer after its step (it writes a checkpoint); a second one quits. Returns the remover. */
+export function stopOnInterrupt(trainer: { stop(): void }, log: (s: string) => void): () => void {
+  let interrupted = 0;
+  const onSig = (): void => {
+    interrupted++;
+    if (interrupted > 1) process.exit(130);
+    log('interrupted: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)');
+    trainer.stop();
+  };
+  process.on('SIGINT', onSig);
+  return () => process.off('SIGINT', onSig);
 }
 
 /** The model config of a fresh run: --config or --preset, size overrides, the tokenizer's vocabulary. */
@@ -228,20 +364,13 @@ export async function runTrainer(trainer: Trainer, quiet: boolean, log: (s: stri
     evalLoss = m.loss;
   });
   trainer.on('checkpoint', (info) => log(`checkpoint step ${info.step} → ${info.dir}`));
-  let interrupted = 0;
-  const onSig = (): void => {
-    interrupted++;
-    if (interrupted > 1) process.exit(130);
-    log('interrupted: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)');
-    trainer.stop();
-  };
-  process.on('SIGINT', onSig);
+  const removeSigint = stopOnInterrupt(trainer, log);
   try {
     const r = await trainer.train();
     if (r.stopped) progress.finish(evalLoss !== undefined ? { eval: evalLoss } : {});
     return r;
   } finally {
-    process.off('SIGINT', onSig);
+    removeSigint();
   }
 }
 

@@ -21,7 +21,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { featureTokens, U32Buf } from './text';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
 // Globals are read once: inside jest's vm sandbox every global lookup in a hot loop is slow.
 const M_imul = Math.imul;
 const M_exp = Math.exp;

@@ -12,7 +12,7 @@ import { U53Map } from './hashmap';
 import { NearDupIndex, NearDupOptions } from './minhash';
 import { ContaminationIndex, contaminationReason } from './decontaminate';
 import { ClassifierOptions, FastTextClassifier, LabelledText } from './classifier';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
 
 /** Anything with Progress's tick (lib/util/progress.ts). */
 export interface Ticker {

@@ -21,7 +21,7 @@
 // and pages quoting GSM8K test questions / solutions and MATH-500 problems / a short answer verbatim.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
 import { GSM8K_TEST_EXCERPT, MATH500_EXCERPT } from './benchmark-excerpt';
 
 export interface SampleDoc {

@@ -27,6 +27,7 @@ import type { ChatMessage, Tokenizer } from '../tokenizer';
 import { Rng, RngState } from '../util/rng';
 import { linePlotSvg } from '../util/plot';
 import { lrAt } from './schedule';
+import { checkDevice, configChecks, configRecord, nonNegative, outputFile, positive, requireOutDir } from './config-check';
 import {
   latestCheckpoint, loadModelDir, readTrainerState, restoreWeights, saveTrainingCheckpoint, writeFileAtomic,
 } from './checkpoint';
@@ -317,13 +318,13 @@ const SCALES: ScaleRewards[] = ['group', 'batch', 'none'];
 function resolveConfig(c: GRPOConfig): Resolved {
   const op = 'GRPOTrainer';
   if (!c || typeof c !== 'object') throw new Error(`${op}: a config object is required`);
-  if (typeof c.outDir !== 'string' || c.outDir === '') throw new Error(`${op}: outDir is required`);
+  const outDir = requireOutDir(op, c);
   const lr = c.learningRate ?? 1e-6;
   const epsilon = c.epsilon ?? 0.2;
   const P = c.promptsPerStep ?? 4;
   const G = c.numGenerations ?? 8;
   const r: Resolved = {
-    outDir: c.outDir,
+    outDir,
     steps: c.steps ?? 100,
     promptsPerStep: P,
     numGenerations: G,
@@ -360,13 +361,10 @@ function resolveConfig(c: GRPOConfig): Resolved {
     device: c.device ?? 'cpu',
     computeDtype: c.computeDtype,
     logprobChunkSize: c.logprobChunkSize ?? 8192,
-    logFile: c.logFile === undefined ? path.join(c.outDir, 'metrics.jsonl') : c.logFile,
-    plotFile: c.plotFile === undefined ? path.join(c.outDir, 'reward.svg') : c.plotFile,
+    logFile: outputFile(outDir, c.logFile, 'metrics.jsonl'),
+    plotFile: outputFile(outDir, c.plotFile, 'reward.svg'),
   };
-  const int = (k: keyof Resolved, min: number) => {
-    const v = r[k] as number;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`${op}: ${k} must be an integer >= ${min}, got ${v}`);
-  };
+  const { int, num } = configChecks(op, r);
   int('steps', 1);
   int('promptsPerStep', 1);
   int('numGenerations', 2);
@@ -381,34 +379,25 @@ function resolveConfig(c: GRPOConfig): Resolved {
   int('keepCheckpoints', 0);
   int('seed', 0);
   int('logprobChunkSize', 1);
-  const num = (k: keyof Resolved, ok: (v: number) => boolean, what: string) => {
-    const v = r[k] as number;
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RangeError(`${op}: ${k} must be ${what}, got ${v}`);
-  };
-  num('beta', (v) => v >= 0, '>= 0');
-  num('epsilon', (v) => v >= 0, '>= 0');
-  num('epsilonHigh', (v) => v >= 0, '>= 0');
+  num('beta', nonNegative, '>= 0');
+  num('epsilon', nonNegative, '>= 0');
+  num('epsilonHigh', nonNegative, '>= 0');
   if (r.delta !== undefined) num('delta', (v) => v > 1 + r.epsilonHigh, `> 1 + epsilonHigh (${1 + r.epsilonHigh})`);
-  num('temperature', (v) => v > 0, '> 0 (sampling; the loss divides the logits by it)');
+  num('temperature', positive, '> 0 (sampling; the loss divides the logits by it)');
   num('topP', (v) => v > 0 && v <= 1, 'in (0, 1]');
-  num('learningRate', (v) => v > 0, '> 0');
-  num('minLearningRate', (v) => v >= 0, '>= 0');
-  num('weightDecay', (v) => v >= 0, '>= 0');
+  num('learningRate', positive, '> 0');
+  num('minLearningRate', nonNegative, '>= 0');
+  num('weightDecay', nonNegative, '>= 0');
   num('beta1', (v) => v >= 0 && v < 1, 'in [0, 1)');
   num('beta2', (v) => v >= 0 && v < 1, 'in [0, 1)');
-  num('adamEps', (v) => v > 0, '> 0');
-  num('maxGradNorm', (v) => v >= 0, '>= 0');
+  num('adamEps', positive, '> 0');
+  num('maxGradNorm', nonNegative, '>= 0');
   num('refModelMixupAlpha', (v) => v > 0 && v <= 1, 'in (0, 1]');
   if (!LOSS_TYPES.includes(r.lossType)) throw new RangeError(`${op}: lossType must be one of ${LOSS_TYPES.join(', ')}, got ${String(r.lossType)}`);
   if (!SCALES.includes(r.scaleRewards)) throw new RangeError(`${op}: scaleRewards must be one of ${SCALES.join(', ')}, got ${String(r.scaleRewards)}`);
-  if (r.device !== 'cpu' && r.device !== 'cuda') throw new RangeError(`${op}: device must be 'cpu' or 'cuda', got ${String(r.device)}`);
+  checkDevice(op, r.device);
   if (r.syncRefModel && r.beta === 0) throw new RangeError(`${op}: syncRefModel needs a reference model (beta > 0)`);
   return r;
-}
-
-function configRecord(r: Resolved): Record<string, unknown> {
-  const { outDir: _o, resume: _r, logFile: _l, plotFile: _p, ...rest } = r;
-  return rest;
 }
 
 /** A 32-bit seed for completion n of GRPO step `step` (murmur-style mixing of the three). */

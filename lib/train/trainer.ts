@@ -17,6 +17,7 @@ import { SftDataset, SftLoader, TokenizedExample } from '../data/sft';
 import { lrAt } from './schedule';
 import { latestCheckpoint, loadModelDir, readTrainerState, restoreWeights, saveTrainingCheckpoint, writeFileAtomic } from './checkpoint';
 import { linePlotSvg } from '../util/plot';
+import { checkDevice, configChecks, configRecord, nonNegative, outputFile, positive, requireOutDir } from './config-check';
 
 export interface StepMetrics {
   /** Optimizer steps done (1 after the first). */
@@ -129,11 +130,12 @@ type Resolved = Required<Omit<TrainerConfig, 'callbacks' | 'logFile' | 'plotFile
 };
 
 function resolve(c: TrainerConfig, kind: 'pretrain' | 'sft'): Resolved {
-  if (!c || typeof c.outDir !== 'string' || c.outDir === '') throw new Error(`${kind} trainer: outDir is required`);
+  const op = `${kind} trainer`;
+  const outDir = requireOutDir(op, c);
   const steps = c.steps ?? 1000;
   const lr = c.lr ?? (kind === 'pretrain' ? 3e-4 : 2e-5);
   const r: Resolved = {
-    outDir: c.outDir,
+    outDir,
     seqLen: c.seqLen ?? 256,
     batchSize: c.batchSize ?? 8,
     gradAccum: c.gradAccum ?? 1,
@@ -155,13 +157,10 @@ function resolve(c: TrainerConfig, kind: 'pretrain' | 'sft'): Resolved {
     device: c.device ?? 'cpu',
     computeDtype: c.computeDtype,
     initStd: c.initStd ?? 0.02,
-    logFile: c.logFile === undefined ? path.join(c.outDir, 'metrics.jsonl') : c.logFile,
-    plotFile: c.plotFile === undefined ? path.join(c.outDir, 'loss.svg') : c.plotFile,
+    logFile: outputFile(outDir, c.logFile, 'metrics.jsonl'),
+    plotFile: outputFile(outDir, c.plotFile, 'loss.svg'),
   };
-  const int = (k: keyof Resolved, min: number) => {
-    const v = r[k] as number;
-    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${kind} trainer: ${k} must be an integer >= ${min}, got ${v}`);
-  };
+  const { int, num } = configChecks(op, r);
   int('seqLen', 1);
   int('batchSize', 1);
   int('gradAccum', 1);
@@ -172,24 +171,14 @@ function resolve(c: TrainerConfig, kind: 'pretrain' | 'sft'): Resolved {
   int('checkpointEvery', 0);
   int('keepCheckpoints', 0);
   int('seed', 0);
-  const pos = (k: keyof Resolved, allowZero: boolean) => {
-    const v = r[k] as number;
-    if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new RangeError(`${kind} trainer: ${k} must be ${allowZero ? '>= 0' : '> 0'}, got ${v}`);
-  };
-  pos('lr', false);
-  pos('minLr', true);
-  pos('weightDecay', true);
-  pos('maxGradNorm', true);
-  pos('eps', false);
-  if (!(r.beta1 >= 0 && r.beta1 < 1) || !(r.beta2 >= 0 && r.beta2 < 1)) throw new RangeError(`${kind} trainer: betas must be in [0, 1)`);
-  if (r.device !== 'cpu' && r.device !== 'cuda') throw new RangeError(`${kind} trainer: device must be 'cpu' or 'cuda', got ${r.device}`);
+  num('lr', positive, '> 0');
+  num('minLr', nonNegative, '>= 0');
+  num('weightDecay', nonNegative, '>= 0');
+  num('maxGradNorm', nonNegative, '>= 0');
+  num('eps', positive, '> 0');
+  if (!(r.beta1 >= 0 && r.beta1 < 1) || !(r.beta2 >= 0 && r.beta2 < 1)) throw new RangeError(`${op}: betas must be in [0, 1)`);
+  checkDevice(op, r.device);
   return r;
-}
-
-/** The JSON-safe part of a resolved config (what checkpoints record). */
-function configRecord(r: Resolved): Record<string, unknown> {
-  const { outDir: _o, resume: _r, logFile: _l, plotFile: _p, ...rest } = r;
-  return rest;
 }
 
 interface History {

@@ -1,5 +1,9 @@
 // A small seedable pseudo-random generator whose whole state is four 32-bit words, so it can be saved
-// in a checkpoint and restored exactly (xoshiro128**, seeded through splitmix32).
+// in a checkpoint and restored exactly (xoshiro128**, seeded through splitmix32). The one generator of the
+// library: trainers, data loaders, the demo world and the corpus tools (sample pool, classifier, iterate).
+// Globals are read once: inside jest's vm sandbox every global lookup in a hot loop is slow.
+const M_imul = Math.imul;
+const M_floor = Math.floor;
 
 export type RngState = [number, number, number, number];
 
@@ -8,8 +12,8 @@ function splitmix32(seed: number): () => number {
   return () => {
     s = (s + 0x9e3779b9) >>> 0;
     let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    z = M_imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = M_imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
 }
@@ -19,7 +23,7 @@ export class Rng {
 
   constructor(seed = 0) {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`Rng: seed must be an integer, got ${seed}`);
-    const sm = splitmix32((seed >>> 0) ^ Math.floor(seed / 2 ** 32));
+    const sm = splitmix32((seed >>> 0) ^ M_floor(seed / 2 ** 32));
     this.s = new Uint32Array([sm(), sm(), sm(), sm()]);
     if (this.s.every((v) => v === 0)) this.s[0] = 1;
   }
@@ -40,7 +44,7 @@ export class Rng {
   /** A uniform unsigned 32-bit integer. */
   nextU32(): number {
     const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
+    const result = M_imul(rotl(M_imul(s[1], 5) >>> 0, 7), 9) >>> 0;
     const t = (s[1] << 9) >>> 0;
     s[2] ^= s[0];
     s[3] ^= s[1];
@@ -58,16 +62,22 @@ export class Rng {
 
   /** Uniform integer in [0, n) without modulo bias (n <= 2^32). */
   int(n: number): number {
-    if (!(n >= 1) || n > 4294967296 || !Number.isInteger(n)) throw new RangeError(`Rng.int: bad range ${n}`);
-    const limit = 4294967296 - (4294967296 % n);
+    // n % 1 !== 0 is Number.isInteger for the finite n that pass the range test, without a global lookup.
+    if (!(n >= 1) || n > 4294967296 || n % 1 !== 0) throw new RangeError(`Rng.int: bad range ${n}`);
+    const limit = 4294967296 - umod(4294967296, n);
     for (;;) {
       const x = this.nextU32();
-      if (x < limit) return x % n;
+      if (x < limit) return umod(x, n);
     }
   }
 
-  /** Fisher-Yates shuffle in place. */
-  shuffle<T extends { length: number; [i: number]: number }>(a: T): T {
+  /** One element of a non-empty array, uniformly. */
+  pick<T>(xs: ArrayLike<T>): T {
+    return xs[this.int(xs.length)];
+  }
+
+  /** Fisher-Yates shuffle in place, of any writable array-like (arrays, typed arrays). */
+  shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
       const t = a[i];
@@ -83,6 +93,14 @@ export class Rng {
     for (let i = 0; i < n; i++) p[i] = i;
     return this.shuffle(p);
   }
+}
+
+/** x % n for integers 0 <= x <= 2^32, 1 <= n <= 2^32, without a floating-point remainder (a slow runtime
+ * call once x passes 2^31). x / n rounds at worst up to the next integer, never below the true
+ * quotient q, and q·n <= x + n is exact, so one correction suffices. */
+function umod(x: number, n: number): number {
+  const m = x - M_floor(x / n) * n;
+  return m < 0 ? m + n : m;
 }
 
 function rotl(x: number, k: number): number {

@@ -5,34 +5,35 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CliCommand } from '../command';
 import { countParameters } from '../../model/config';
-import { Tokenizer } from '../../tokenizer';
-import { loadModelDir } from '../../train/checkpoint';
 import { lastBoxed } from '../../eval/extract';
 import { DEEPSEEKMATH_COT_SUFFIX, buildPrompt, gsm8kFinalAnswer } from '../../eval/datasets';
 import { GRPOExample, GRPOTrainer } from '../../train/grpo';
 import { NamedReward, boxedFormatReward, makeMathAccuracyReward } from '../../train/rewards';
 import { Progress } from '../../util/progress';
-import { Cleanup, OptSpec, list, logger, num, oneOf, parse, runOptions, saveRunOptions, str, usageText } from '../train-common';
+import {
+  Cleanup, OptSpec, list, loadModelAndTokenizer, num, oneOf, saveRunOptions, sharedOption, sharedTrainerNumbers, startRun,
+  stopOnInterrupt, str, usageText,
+} from '../train-common';
 
 const OPTIONS: Record<string, OptSpec> = {
-  model: { type: 'string', arg: 'dir', help: 'the policy to train: HF folder or mathrl checkpoint (required)' },
+  model: sharedOption('model', 'the policy to train: HF folder or mathrl checkpoint (required)'),
   data: {
     type: 'string',
     multiple: true,
     arg: 'file.jsonl',
     help: 'lines of GSM8K {"question","answer"}, MATH {"problem","answer"|"solution"} or {"prompt","answer"}; repeatable (required)',
   },
-  out: { type: 'string', arg: 'dir', help: 'output folder: checkpoints/, metrics.jsonl, reward.svg, run.json (required)' },
-  tokenizer: { type: 'string', arg: 'dir', help: "tokenizer folder (default: the model's)" },
-  steps: { type: 'string', arg: 'N', num: 'int', help: 'GRPO steps (generation batches; default 100)' },
+  out: sharedOption('out', 'output folder: checkpoints/, metrics.jsonl, reward.svg, run.json (required)'),
+  tokenizer: sharedOption('tokenizer', "tokenizer folder (default: the model's)"),
+  steps: sharedOption('steps', 'GRPO steps (generation batches; default 100)'),
   'prompts-per-step': { type: 'string', arg: 'N', num: 'int', help: 'questions per step (default 4); batch = this x G completions' },
   'num-generations': { type: 'string', arg: 'G', num: 'int', help: 'completions per question (default 8)' },
   'micro-batch': { type: 'string', arg: 'N', num: 'int', help: 'completions per forward/backward (default: the whole batch)' },
-  lr: { type: 'string', arg: 'x', num: 'float', help: 'learning rate (default 1e-6)' },
-  'min-lr': { type: 'string', arg: 'x', num: 'float', help: 'cosine floor after warmup (default: lr, constant)' },
-  warmup: { type: 'string', arg: 'N', num: 'int', help: 'warmup optimizer steps (default 0)' },
-  'weight-decay': { type: 'string', arg: 'x', num: 'float', help: 'AdamW weight decay (default 0)' },
-  clip: { type: 'string', arg: 'x', num: 'float', help: 'gradient-norm clipping (default 1; 0: off)' },
+  lr: sharedOption('lr', 'learning rate (default 1e-6)'),
+  'min-lr': sharedOption('min-lr', 'cosine floor after warmup (default: lr, constant)'),
+  warmup: sharedOption('warmup', 'warmup optimizer steps (default 0)'),
+  'weight-decay': sharedOption('weight-decay', 'AdamW weight decay (default 0)'),
+  clip: sharedOption('clip'),
   beta: { type: 'string', arg: 'x', num: 'float', help: 'KL coefficient (default 0.04; 0: no reference model)' },
   epsilon: { type: 'string', arg: 'x', num: 'float', help: 'lower clip epsilon (default 0.2)' },
   'epsilon-high': { type: 'string', arg: 'x', num: 'float', help: 'upper clip epsilon (default: --epsilon)' },
@@ -50,12 +51,12 @@ const OPTIONS: Record<string, OptSpec> = {
   'cot-suffix': { type: 'string', arg: 'text', help: `appended to each question (default "${DEEPSEEKMATH_COT_SUFFIX}")` },
   'no-cot': { type: 'boolean', help: 'append no suffix' },
   limit: { type: 'string', arg: 'N', num: 'int', help: 'use the first N questions' },
-  'ckpt-every': { type: 'string', arg: 'N', num: 'int', help: 'checkpoint every N steps (default 100; 0: at the end)' },
-  keep: { type: 'string', arg: 'N', num: 'int', help: 'checkpoints kept (default 2; 0: all)' },
-  resume: { type: 'boolean', help: 'continue from the newest checkpoint in --out (its options are reused)' },
-  device: { type: 'string', arg: 'cpu|cuda', help: 'where to train (default cpu)' },
-  seed: { type: 'string', arg: 'N', num: 'int', help: 'seed of the question order and sampling (default 0)' },
-  quiet: { type: 'boolean', help: 'no progress line' },
+  'ckpt-every': sharedOption('ckpt-every', 'checkpoint every N steps (default 100; 0: at the end)'),
+  keep: sharedOption('keep'),
+  resume: sharedOption('resume'),
+  device: sharedOption('device', 'where to train (default cpu)'),
+  seed: sharedOption('seed', 'seed of the question order and sampling (default 0)'),
+  quiet: sharedOption('quiet'),
 };
 
 /** Reads question/answer JSONL in the supported formats; errors name the file and line. */
@@ -99,12 +100,7 @@ export const command: CliCommand = {
   summary: 'GRPO reinforcement learning on math questions with reference answers (accuracy/format rewards, metrics, reward plot, --resume)',
   usage: usageText(OPTIONS),
   async run(argv) {
-    const given = parse(argv, OPTIONS);
-    const { values: v, resumeFrom } = runOptions('grpo', given);
-    const quiet = v.quiet === true;
-    const log = logger(quiet);
-    const out = str(v, 'out')!;
-    const device = oneOf('device', str(v, 'device'), ['cpu', 'cuda'] as const, 'cpu');
+    const { v, resumeFrom, quiet, log, out, device } = startRun('grpo', argv, OPTIONS);
     const lossType = oneOf('loss-type', str(v, 'loss-type'), ['grpo', 'bnpo', 'dapo', 'dr_grpo'] as const, 'grpo');
     const scaleRewards = oneOf('scale-rewards', str(v, 'scale-rewards'), ['group', 'batch', 'none'] as const, 'group');
     const modelDir = str(v, 'model');
@@ -130,17 +126,7 @@ export const command: CliCommand = {
     const cleanup = new Cleanup();
     let trainer: GRPOTrainer | undefined;
     try {
-      const loaded = loadModelDir(modelDir, { device });
-      const tdir = str(v, 'tokenizer');
-      if (!tdir && !loaded.tokenizer) {
-        loaded.model.dispose();
-        throw new Error(`--model ${modelDir} has no tokenizer.json; pass --tokenizer`);
-      }
-      const tok = tdir ? Tokenizer.fromDir(tdir) : loaded.tokenizer!;
-      if (tok.chatTemplate === undefined && tok.eosToken === undefined) {
-        loaded.model.dispose();
-        throw new Error('the tokenizer has neither a chat template nor an eos_token');
-      }
+      const { model, tok } = loadModelAndTokenizer(v, device, { chat: true });
       cleanup.mkdir(out);
       if (!resumeFrom) {
         cleanup.add(path.join(out, 'run.json'));
@@ -148,21 +134,18 @@ export const command: CliCommand = {
       }
       const sync = num(v, 'sync-ref-steps');
       trainer = new GRPOTrainer({
-        model: loaded.model,
+        model,
         tokenizer: tok,
         dataset,
         rewardFuncs: rewards,
         rewardWeights: weights,
         outDir: out,
-        steps: num(v, 'steps'),
+        ...sharedTrainerNumbers(v),
         promptsPerStep: num(v, 'prompts-per-step'),
         numGenerations: num(v, 'num-generations'),
         microBatchSize: num(v, 'micro-batch'),
         learningRate: num(v, 'lr'),
         minLearningRate: num(v, 'min-lr'),
-        warmupSteps: num(v, 'warmup'),
-        weightDecay: num(v, 'weight-decay'),
-        maxGradNorm: num(v, 'clip'),
         beta: num(v, 'beta'),
         epsilon: num(v, 'epsilon'),
         epsilonHigh: num(v, 'epsilon-high'),
@@ -176,9 +159,6 @@ export const command: CliCommand = {
         maskTruncatedCompletions: v['mask-truncated-completions'] === true,
         syncRefModel: sync !== undefined && sync > 0,
         refModelSyncSteps: sync !== undefined && sync > 0 ? sync : undefined,
-        checkpointEvery: num(v, 'ckpt-every'),
-        keepCheckpoints: num(v, 'keep'),
-        seed: num(v, 'seed'),
         device,
       });
       if (resumeFrom) trainer.restore(resumeFrom);
@@ -203,14 +183,7 @@ export const command: CliCommand = {
       progress.tick(1, m.tokensPerSecond * m.stepSeconds, metrics);
     });
     trainer.on('checkpoint', (info) => log(`checkpoint step ${info.step} → ${info.dir}`));
-    let interrupted = 0;
-    const onSig = (): void => {
-      interrupted++;
-      if (interrupted > 1) process.exit(130);
-      log('interrupted: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)');
-      trainer!.stop();
-    };
-    process.on('SIGINT', onSig);
+    const removeSigint = stopOnInterrupt(trainer, log);
     try {
       const r = await trainer.train();
       log(
@@ -219,7 +192,7 @@ export const command: CliCommand = {
       );
       return r.stopped ? 130 : 0;
     } finally {
-      process.off('SIGINT', onSig);
+      removeSigint();
       trainer.dispose();
       ownModel.dispose();
     }

@@ -2,14 +2,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CliCommand } from '../command';
-import { LLAMA_PRESETS, LlamaPresetName, countParameters, readConfig } from '../../model/config';
-import { Tokenizer } from '../../tokenizer';
 import { InputReport, TokenFile, readCorpus, tokenizeCorpus, unigramCrossEntropy } from '../../data/tokens';
-import { ModelSource, PretrainTrainer } from '../../train/trainer';
-import { loadModelDir } from '../../train/checkpoint';
+import { PretrainTrainer } from '../../train/trainer';
 import {
-  COMMON_OPTIONS, Cleanup, OptSpec, getTokenizer, list, logger, modelConfig, num, oneOf, parse, runOptions, runTrainer,
-  saveRunOptions, str, usageText,
+  COMMON_OPTIONS, Cleanup, OptSpec, describeModel, doneMessage, list, num, oneOf, runTrainer, saveRunOptions, setupModel, startRun,
+  str, trainerNumbers, usageText,
 } from '../train-common';
 
 const OPTIONS: Record<string, OptSpec> = {
@@ -36,12 +33,8 @@ export const command: CliCommand = {
   summary: 'pretrain a Llama-style model on a text corpus (progress, JSONL metrics, loss plot, checkpoints, --resume)',
   usage: usageText(OPTIONS),
   async run(argv) {
-    const given = parse(argv, OPTIONS);
-    const { values: v, resumeFrom } = runOptions('pretrain', given);
-    const quiet = v.quiet === true;
-    const log = logger(quiet);
-    const out = str(v, 'out')!;
-    const device = oneOf('device', str(v, 'device'), ['cpu', 'cuda'] as const, 'cpu');
+    const run = startRun('pretrain', argv, OPTIONS);
+    const { v, resumeFrom, quiet, log, out, device } = run;
     const seqLen = num(v, 'seq-len') ?? 256;
     const corpusOpts = {
       format: oneOf('format', str(v, 'format'), ['auto', 'text', 'jsonl'] as const, 'auto'),
@@ -61,29 +54,9 @@ export const command: CliCommand = {
     try {
       if (!resumeFrom && !data) throw new Error('--data <file> is required');
       cleanup.mkdir(out);
-      let tok: Tokenizer;
-      let model: ModelSource;
-      if (resumeFrom) {
-        tok = Tokenizer.fromDir(resumeFrom);
-        model = readConfig(resumeFrom);
-        log(`resuming from ${resumeFrom}`);
-      } else if (str(v, 'model')) {
-        const loaded = loadModelDir(str(v, 'model')!, { device });
-        model = loaded.model;
-        const tdir = str(v, 'tokenizer');
-        if (!tdir && !loaded.tokenizer) throw new Error(`--model ${str(v, 'model')} has no tokenizer.json; pass --tokenizer`);
-        tok = tdir ? Tokenizer.fromDir(tdir) : loaded.tokenizer!;
-      } else {
-        cleanup.add(path.join(out, 'tokenizer'));
-        const presetVocab = LLAMA_PRESETS[(str(v, 'preset') ?? 'tiny-1m') as LlamaPresetName]?.vocabSize ?? 4096;
-        tok = getTokenizer(
-          v,
-          () => capped((function* () { for (const d of readCorpus(data!, { ...corpusOpts, report: new InputReport() })) yield d.text; })(), MAX_BPE_BYTES),
-          presetVocab,
-          log,
-        );
-        model = modelConfig(v, tok, seqLen);
-      }
+      const { tok, model } = setupModel(run, seqLen, cleanup, () =>
+        capped((function* () { for (const d of readCorpus(data!, { ...corpusOpts, report: new InputReport() })) yield d.text; })(), MAX_BPE_BYTES),
+      );
       const haveTokens = fs.existsSync(trainFile) && (evalFraction === 0 && !evalData ? true : fs.existsSync(evalFile));
       if (!haveTokens || !resumeFrom) {
         if (!data) throw new Error(`${trainFile} is missing; pass --data again to re-tokenize the corpus`);
@@ -124,19 +97,7 @@ export const command: CliCommand = {
         evalData: hasEval ? evalFile : undefined,
         outDir: out,
         seqLen,
-        batchSize: num(v, 'batch'),
-        gradAccum: num(v, 'grad-accum'),
-        steps: num(v, 'steps'),
-        lr: num(v, 'lr'),
-        minLr: num(v, 'min-lr'),
-        warmupSteps: num(v, 'warmup'),
-        weightDecay: num(v, 'weight-decay'),
-        maxGradNorm: num(v, 'clip'),
-        evalEvery: num(v, 'eval-every'),
-        evalBatches: num(v, 'eval-batches'),
-        checkpointEvery: num(v, 'ckpt-every'),
-        keepCheckpoints: num(v, 'keep'),
-        seed: num(v, 'seed'),
+        ...trainerNumbers(v),
         device,
       });
       if (resumeFrom) trainer.restore(resumeFrom);
@@ -155,19 +116,13 @@ export const command: CliCommand = {
       if (!resumeFrom) cleanup.undo();
       throw e;
     }
-    const cfg = trainer.model.config;
     log(
-      `model: ${countParameters(cfg).toLocaleString('en-US')} parameters (hidden ${cfg.hiddenSize}, ${cfg.numHiddenLayers} layers, ` +
-        `vocab ${cfg.vocabSize}) on ${trainer.model.device}; ${trainer.loader.size} sequences of ${seqLen} per epoch` +
+      `${describeModel(trainer.model)}; ${trainer.loader.size} sequences of ${seqLen} per epoch` +
         (baseline !== undefined ? `; unigram baseline ${baseline.toFixed(3)} nats/token` : ''),
     );
     try {
       const r = await runTrainer(trainer, quiet, log);
-      log(
-        `${r.stopped ? 'stopped' : 'done'} at step ${r.step}: train loss ${r.loss.toFixed(4)}` +
-          (r.evalLoss !== undefined ? `, eval loss ${r.evalLoss.toFixed(4)}` : '') +
-          `\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}\nplot: ${path.join(out, 'loss.svg')}`,
-      );
+      log(doneMessage(r, out));
       return r.stopped ? 130 : 0;
     } finally {
       trainer.dispose();

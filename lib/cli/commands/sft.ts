@@ -3,15 +3,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CliCommand } from '../command';
-import { LLAMA_PRESETS, LlamaPresetName, countParameters, readConfig } from '../../model/config';
-import { DEEPSEEKMATH_CHAT_TEMPLATE, Tokenizer } from '../../tokenizer';
+import { DEEPSEEKMATH_CHAT_TEMPLATE } from '../../tokenizer';
 import { InputReport } from '../../data/tokens';
 import { COT_SUFFIX, loadSftDataset, readSft } from '../../data/sft';
-import { ModelSource, SFTTrainer } from '../../train/trainer';
-import { loadModelDir } from '../../train/checkpoint';
+import { SFTTrainer } from '../../train/trainer';
 import {
-  COMMON_OPTIONS, Cleanup, OptSpec, getTokenizer, list, logger, modelConfig, num, oneOf, parse, runOptions, runTrainer,
-  saveRunOptions, str, usageText,
+  COMMON_OPTIONS, Cleanup, OptSpec, checkChatFormat, describeModel, doneMessage, list, num, oneOf, runTrainer, saveRunOptions,
+  setupModel, startRun, str, trainerNumbers, usageText,
 } from '../train-common';
 
 const OPTIONS: Record<string, OptSpec> = {
@@ -33,12 +31,8 @@ export const command: CliCommand = {
   summary: 'supervised fine-tuning on chat/GSM8K JSONL, loss on assistant tokens only (progress, metrics, plot, --resume)',
   usage: usageText(OPTIONS),
   async run(argv) {
-    const given = parse(argv, OPTIONS);
-    const { values: v, resumeFrom } = runOptions('sft', given);
-    const quiet = v.quiet === true;
-    const log = logger(quiet);
-    const out = str(v, 'out')!;
-    const device = oneOf('device', str(v, 'device'), ['cpu', 'cuda'] as const, 'cpu');
+    const run = startRun('sft', argv, OPTIONS);
+    const { v, resumeFrom, quiet, log, out, device } = run;
     const seqLen = num(v, 'seq-len') ?? 512;
     const onBadLine = oneOf('on-bad-line', str(v, 'on-bad-line'), ['error', 'skip'] as const, 'error');
     const overLength = oneOf('over-length', str(v, 'over-length'), ['skip', 'truncate'] as const, 'skip');
@@ -53,31 +47,13 @@ export const command: CliCommand = {
       if (!data) throw new Error('--data <file.jsonl> is required');
       for (const f of [...data, ...(evalData ?? [])]) if (!fs.existsSync(f)) throw new Error(`sft data: cannot read '${f}': no such file`);
       cleanup.mkdir(out);
-      let tok: Tokenizer;
-      let model: ModelSource;
-      if (resumeFrom) {
-        tok = Tokenizer.fromDir(resumeFrom);
-        model = readConfig(resumeFrom);
-        log(`resuming from ${resumeFrom}`);
-      } else if (str(v, 'model')) {
-        const loaded = loadModelDir(str(v, 'model')!, { device });
-        model = loaded.model;
-        const tdir = str(v, 'tokenizer');
-        if (!tdir && !loaded.tokenizer) throw new Error(`--model ${str(v, 'model')} has no tokenizer.json; pass --tokenizer`);
-        tok = tdir ? Tokenizer.fromDir(tdir) : loaded.tokenizer!;
-      } else {
-        cleanup.add(path.join(out, 'tokenizer'));
-        const presetVocab = LLAMA_PRESETS[(str(v, 'preset') ?? 'tiny-1m') as LlamaPresetName]?.vocabSize ?? 4096;
-        // from scratch: a BPE over the conversations as the DeepSeekMath format writes them
-        const texts = function* (): Generator<string> {
-          for (const ex of readSft(data, { cotSuffix, onBadLine, report: new InputReport() }))
-            for (const m of ex.messages) yield m.content;
-        };
-        tok = getTokenizer(v, texts, presetVocab, log);
-        model = modelConfig(v, tok, seqLen);
-      }
-      if (tok.chatTemplate === undefined && tok.eosToken === undefined)
-        throw new Error('the tokenizer has neither a chat template nor an eos_token');
+      // from scratch: a BPE over the conversations as the DeepSeekMath format writes them
+      const texts = function* (): Generator<string> {
+        for (const ex of readSft(data, { cotSuffix, onBadLine, report: new InputReport() }))
+          for (const m of ex.messages) yield m.content;
+      };
+      const { tok, model } = setupModel(run, seqLen, cleanup, texts);
+      checkChatFormat(tok);
       const report = new InputReport();
       const ds = loadSftDataset(data, { tokenizer: tok, seqLen, overLength, evalFraction, seed, cotSuffix, onBadLine, report });
       for (const line of report.summary()) log(line);
@@ -103,19 +79,7 @@ export const command: CliCommand = {
         pack: v['no-pack'] !== true,
         outDir: out,
         seqLen,
-        batchSize: num(v, 'batch'),
-        gradAccum: num(v, 'grad-accum'),
-        steps: num(v, 'steps'),
-        lr: num(v, 'lr'),
-        minLr: num(v, 'min-lr'),
-        warmupSteps: num(v, 'warmup'),
-        weightDecay: num(v, 'weight-decay'),
-        maxGradNorm: num(v, 'clip'),
-        evalEvery: num(v, 'eval-every'),
-        evalBatches: num(v, 'eval-batches'),
-        checkpointEvery: num(v, 'ckpt-every'),
-        keepCheckpoints: num(v, 'keep'),
-        seed: num(v, 'seed'),
+        ...trainerNumbers(v),
         device,
       });
       if (resumeFrom) trainer.restore(resumeFrom);
@@ -124,18 +88,10 @@ export const command: CliCommand = {
       if (!resumeFrom) cleanup.undo();
       throw e;
     }
-    const cfg = trainer.model.config;
-    log(
-      `model: ${countParameters(cfg).toLocaleString('en-US')} parameters (hidden ${cfg.hiddenSize}, ${cfg.numHiddenLayers} layers, ` +
-        `vocab ${cfg.vocabSize}) on ${trainer.model.device}`,
-    );
+    log(describeModel(trainer.model));
     try {
       const r = await runTrainer(trainer, quiet, log);
-      log(
-        `${r.stopped ? 'stopped' : 'done'} at step ${r.step}: train loss ${r.loss.toFixed(4)}` +
-          (r.evalLoss !== undefined ? `, eval loss ${r.evalLoss.toFixed(4)}` : '') +
-          `\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}\nplot: ${path.join(out, 'loss.svg')}`,
-      );
+      log(doneMessage(r, out));
       return r.stopped ? 130 : 0;
     } finally {
       trainer.dispose();
