@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { makeWorld, workedSolution, DEFAULT_LIMITS } from '../lib/demo/world';
-import { DemoSummary, summaryTable } from '../lib/demo/pipeline';
+import { DemoSummary, demoSettings, summaryTable } from '../lib/demo/pipeline';
 import { loadModelDir } from '../lib/train/checkpoint';
 import { generate } from '../lib/generate/generate';
 import { extractAnswer } from '../lib/eval/extract';
@@ -106,6 +106,20 @@ describe('demo world', () => {
     };
     expect(share('story')).toBeLessThan(share('shop'));
     for (const r of w.sft) expect(extractAnswer(r.response)).toBe(r.problem.answer);
+  });
+
+  test('settings: quick and full runs, overrides merged per section, bad overrides refused', () => {
+    const q = demoSettings({ quick: true });
+    const f = demoSettings({ seed: 2 });
+    expect(q.pretrain.steps).toBeLessThan(f.pretrain.steps);
+    expect(f.seed).toBe(2);
+    const o = demoSettings({ quick: true, overrides: { grpo: { steps: 7 }, world: { limits: { maxValue: 30 } } } });
+    expect(o.grpo.steps).toBe(7);
+    expect(o.grpo.numGenerations).toBe(q.grpo.numGenerations);
+    expect(o.world.limits).toEqual({ maxValue: 30 });
+    expect(() => demoSettings({ overrides: { grpo: { stepz: 3 } } as never })).toThrow(/unknown setting 'grpo.stepz'/);
+    expect(() => demoSettings({ overrides: { seed: 3 } as never })).toThrow(/its own option/);
+    expect(() => demoSettings({ overrides: { nope: {} } as never })).toThrow(/unknown setting 'nope'/);
   });
 
   test('a BPE trained on the world keeps digits as single tokens', () => {

@@ -110,7 +110,7 @@ export function demoSettings(opts: Omit<DemoOptions, 'out' | 'log' | 'onStage'> 
 
 /** Per-section partial settings: each given section is merged field by field over the resolved one. */
 export type DemoOverrides = {
-  [K in keyof DemoSettings]?: DemoSettings[K] extends object ? Partial<DemoSettings[K]> : DemoSettings[K];
+  [K in keyof DemoSettings as DemoSettings[K] extends object ? K : never]?: Partial<DemoSettings[K]>;
 };
 
 function applyOverrides(s: DemoSettings, o: DemoOverrides | undefined): DemoSettings {
@@ -127,7 +127,7 @@ function applyOverrides(s: DemoSettings, o: DemoOverrides | undefined): DemoSett
           throw new RangeError(`demo: unknown setting '${k}.${f}' (known: ${Object.keys(cur).join(', ')})`);
       }
       out[k] = { ...cur, ...v };
-    } else out[k] = v;
+    } else throw new RangeError(`demo: '${k}' is set by its own option (seed, size, device, quick, steps), not by overrides`);
   }
   return out as unknown as DemoSettings;
 }
