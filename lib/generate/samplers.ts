@@ -141,6 +141,8 @@ export interface KernelSamplerOptions {
   repetitionPenalty?: number;
   /** Base seed; row r uses the seed (seed, prompt index), so draws do not depend on batching. */
   seed?: number;
+  /** The seed of each row of the batch (e.g. GRPO's per-completion seeds), used as given instead of `seed`. */
+  rowSeeds?: ArrayLike<number>;
 }
 
 /**
@@ -153,8 +155,11 @@ export function kernelSampler(opts: KernelSamplerOptions = {}): Sampler {
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) throw new RangeError(`kernelSampler: seed must be an integer, got ${seed}`);
   if ((opts.temperature ?? 1) === 0) return greedySampler;
+  const rowSeeds = opts.rowSeeds;
   return (logits, step, rows) => {
-    const seeds = Int32Array.from(rows, (r) => (Math.imul(seed ^ 0x5bd1e995, 0x01000193) + r * 0x9e3779b9) | 0);
+    const seeds = rowSeeds
+      ? rows.map((r) => rowSeeds[r])
+      : Int32Array.from(rows, (r) => (Math.imul(seed ^ 0x5bd1e995, 0x01000193) + r * 0x9e3779b9) | 0);
     const { tokens, logprobs } = sample(logits, {
       temperature: opts.temperature ?? 1,
       topK: opts.topK ?? 0,

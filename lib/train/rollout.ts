@@ -5,8 +5,7 @@
 import { LlamaModel } from '../model/llama';
 import { Tokenizer } from '../tokenizer';
 import { generate } from '../generate/generate';
-import { Sampler, greedySampler } from '../generate/samplers';
-import { sample } from '../ops/sample';
+import { kernelSampler } from '../generate/samplers';
 import type { RolloutEngine } from './grpo';
 
 export function cachedRolloutEngine(model: LlamaModel, tokenizer: Tokenizer, opts: { batchSize?: number } = {}): RolloutEngine {
@@ -15,24 +14,7 @@ export function cachedRolloutEngine(model: LlamaModel, tokenizer: Tokenizer, opt
     if (ro.seeds.length !== R) throw new Error(`rollout: ${ro.seeds.length} seeds for ${R} completions`);
     for (const p of prompts) if (p.length === 0) throw new Error('rollout: a prompt has no tokens');
     const rows = prompts.flatMap((p) => Array.from({ length: G }, () => p));
-    const sampler: Sampler =
-      ro.temperature === 0
-        ? greedySampler
-        : (logits, step, active) => {
-            const { tokens, logprobs } = sample(logits, {
-              temperature: ro.temperature,
-              topP: ro.topP,
-              topK: ro.topK,
-              seeds: active.map((r) => ro.seeds[r]),
-              offset: step,
-            });
-            try {
-              return { tokens: tokens.toArray() as Int32Array, logprobs: logprobs.toArray() as Float32Array };
-            } finally {
-              tokens.dispose();
-              logprobs.dispose();
-            }
-          };
+    const sampler = kernelSampler({ temperature: ro.temperature, topP: ro.topP, topK: ro.topK, rowSeeds: ro.seeds });
     const res = generate(model, tokenizer, rows, {
       maxNewTokens: ro.maxNewTokens,
       stop: { eosIds: ro.stopTokenIds },
